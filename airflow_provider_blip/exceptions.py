@@ -1,0 +1,160 @@
+"""Every error the Blip provider raises, in one tree.
+
+Catch at whichever level suits you::
+
+    BlipError (AirflowException)
+    ├── BlipConfigError            the connection or an argument is unusable (nothing was sent)
+    ├── BlipPagingLimitError       a paged read would cross a documented Blip limit
+    ├── BlipTransportError         no usable HTTP answer: timeout, dropped connection, proxy failure
+    │   └── BlipTimeoutError       the request timed out
+    ├── BlipHTTPError              Blip answered with a non-2xx status
+    │   ├── BlipAuthError          401: bad or missing bot key (never retried)
+    │   ├── BlipBadRequestError    400 and other 4xx: the envelope was refused (never retried)
+    │   ├── BlipRateLimitError     429: over the plan's throughput (retried, honouring Retry-After)
+    │   └── BlipServerError        5xx and 504 (retried)
+    └── BlipCommandError           HTTP 200 but the command answered ``status: failure``
+        └── BlipNotFoundError      ... with LIME reason 67 (resource not found)
+
+Retryable errors are :class:`BlipTransportError`, :class:`BlipRateLimitError` and
+:class:`BlipServerError`; :attr:`BlipError.retryable` says so on every instance. No error text
+ever carries the bot key: messages are built from status codes, URIs and Blip's reason only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_blip.utils.privacy import mask_identities
+
+#: LIME reason code that Blip SDKs read as "not found" (blip-api.md §1.5).
+REASON_NOT_FOUND = 67
+
+
+class BlipError(AirflowException):
+    """Base class of every Blip provider error."""
+
+    retryable: bool = False
+
+
+class BlipConfigError(BlipError, ValueError):
+    """The connection or an argument cannot be used; nothing was sent to Blip."""
+
+
+class BlipPagingLimitError(BlipError):
+    """A paged read would go past a limit Blip documents (for example skip + take <= 10000)."""
+
+
+class BlipTransportError(BlipError):
+    """No usable HTTP answer came back (timeout, dropped connection, proxy failure)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, uri: str | None = None) -> None:
+        super().__init__(message)
+        self.uri = uri
+
+
+class BlipTimeoutError(BlipTransportError):
+    """The request timed out before Blip answered."""
+
+
+class BlipHTTPError(BlipError):
+    """Blip answered with a non-2xx HTTP status.
+
+    :param status_code: the HTTP status, kept as ``http_status`` (Airflow's own ``status_code``
+        attribute means something else).
+    :param path: the endpoint (``/commands``, ``/messages`` or ``/notifications``).
+    :param envelope_id: the id of the envelope that was refused, when it had one.
+    :param body: the start of the answer body (masked), to help diagnose a 400.
+    :param retry_after: the seconds Blip asked us to wait (``Retry-After``), if it said.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        path: str,
+        envelope_id: str | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.http_status = status_code
+        self.path = path
+        self.envelope_id = envelope_id
+        self.body = mask_identities(body[:500])
+        self.retry_after = retry_after
+        detail = f": {self.body}" if self.body else ""
+        super().__init__(f"Blip answered HTTP {status_code} on {path} (envelope {envelope_id}){detail}")
+
+
+class BlipAuthError(BlipHTTPError):
+    """Blip refused the bot key (HTTP 401). Check the connection's password field."""
+
+
+class BlipBadRequestError(BlipHTTPError):
+    """Blip refused the envelope as badly formed (HTTP 400 and other 4xx)."""
+
+
+class BlipRateLimitError(BlipHTTPError):
+    """Blip refused the request for going over the plan's throughput (HTTP 429)."""
+
+    retryable = True
+
+
+class BlipServerError(BlipHTTPError):
+    """Blip failed or timed out on its side (HTTP 5xx, 504)."""
+
+    retryable = True
+
+
+class BlipCommandError(BlipError):
+    """A command came back HTTP 200 with ``status: failure``.
+
+    :param code: the LIME reason code (see blip-api.md §1.5), or None when Blip sent none.
+    :param description: Blip's reason description.
+    :param method: the command method (``get``, ``set``, ``delete``...).
+    :param uri: the command URI, with phone numbers masked.
+    :param envelope_id: the command id.
+    """
+
+    def __init__(
+        self,
+        *,
+        code: int | None,
+        description: str,
+        method: str,
+        uri: str,
+        envelope_id: str | None,
+        response: dict[str, Any] | None = None,
+    ) -> None:
+        self.code = code
+        self.description = description
+        self.method = method
+        self.uri = mask_identities(uri)
+        self.envelope_id = envelope_id
+        self.response = response or {}
+        super().__init__(
+            f"Blip command {method} {self.uri} failed with reason {code}: "
+            f"{mask_identities(description)} (id {envelope_id})"
+        )
+
+
+class BlipNotFoundError(BlipCommandError):
+    """A command failed with LIME reason 67: the resource does not exist."""
+
+
+def command_error(response: dict[str, Any], *, method: str, uri: str) -> BlipCommandError:
+    """Build the typed error for a failed command response envelope."""
+    reason = response.get("reason") or {}
+    code = reason.get("code")
+    cls = BlipNotFoundError if code == REASON_NOT_FOUND else BlipCommandError
+    return cls(
+        code=code,
+        description=str(reason.get("description") or "no reason given"),
+        method=method,
+        uri=uri,
+        envelope_id=response.get("id"),
+        response=response,
+    )

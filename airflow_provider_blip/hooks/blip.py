@@ -1,0 +1,370 @@
+"""The Blip hook: the only place that talks HTTP to Blip."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import requests
+import tenacity
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_blip import __version__
+from airflow_provider_blip.exceptions import (
+    BlipAuthError,
+    BlipBadRequestError,
+    BlipError,
+    BlipHTTPError,
+    BlipNotFoundError,
+    BlipPagingLimitError,
+    BlipRateLimitError,
+    BlipServerError,
+    BlipTimeoutError,
+    BlipTransportError,
+    command_error,
+)
+from airflow_provider_blip.utils import lime
+from airflow_provider_blip.utils.connection import BlipConnectionConfig, parse_connection
+from airflow_provider_blip.utils.privacy import mask_identities
+from airflow_provider_blip.utils.ratelimit import RateLimiter, shared_limiter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from requests.models import PreparedRequest
+
+#: Filtered contact queries may not page past skip + take = 10000 (blip-api.md §6).
+FILTERED_WINDOW = 10_000
+# Largest $take Blip accepts per collection (blip-api.md §6, §8, §11); others default to 100.
+_MAX_TAKE = {"/contacts": 30_000, "/notifications": 100, "/threads": 100}
+
+_CHANNEL_OF_PATH = {"/commands": "commands", "/messages": "messages", "/notifications": "notifications"}
+
+
+class BlipKeyAuth(requests.auth.AuthBase):
+    """Set ``Authorization: Key <bot key>``; the repr never shows the key."""
+
+    def __init__(self, key: str) -> None:
+        self._header = f"Key {key}"
+
+    def __repr__(self) -> str:
+        return "BlipKeyAuth(<hidden>)"
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Read ``Retry-After`` as seconds (it may be a number or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def _http_error(response: requests.Response, path: str, envelope_id: str | None) -> BlipHTTPError:
+    status = response.status_code
+    cls: type[BlipHTTPError]
+    if status == 401:
+        cls = BlipAuthError
+    elif status == 429:
+        cls = BlipRateLimitError
+    elif status >= 500:
+        cls = BlipServerError
+    else:
+        cls = BlipBadRequestError
+    # A 401 body could echo the header on some proxies; keep it out of the error entirely.
+    body = "" if status == 401 else response.text
+    return cls(status, path=path, envelope_id=envelope_id, body=body, retry_after=_retry_after(response))
+
+
+class BlipHook(BaseHook):
+    """Talk to the Blip HTTP API: commands, messages and notifications.
+
+    The hook owns the connection, a pooled HTTP session, the ``Authorization: Key`` header,
+    timeouts, a client-side rate limit per channel shared by every thread of the process,
+    one retry policy and the mapping of every failure to a typed error
+    (:mod:`airflow_provider_blip.exceptions`).
+
+    .. seealso::
+        docs/connection.md for the connection fields, blip-api.md for the wire format.
+
+    :param blip_conn_id: the Blip connection to use.
+    :param timeout: seconds to wait for an answer; overrides the connection's ``timeout`` extra.
+    :param max_retries: retries after the first attempt for retryable failures (429, 5xx,
+        timeouts, dropped connections); overrides the ``max_retries`` extra.
+    :param concurrency: HTTP connections kept open for parallel requests; overrides the
+        ``concurrency`` extra.
+    :param retry_base_delay: first backoff wait in seconds; doubles each retry, with jitter.
+    :param retry_max_delay: longest single wait, ``Retry-After`` included.
+    """
+
+    conn_name_attr = "blip_conn_id"
+    default_conn_name = "blip_default"
+    conn_type = "blip"
+    hook_name = "Blip"
+
+    def __init__(
+        self,
+        blip_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        concurrency: int | None = None,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.blip_conn_id = blip_conn_id
+        self._overrides = {"timeout": timeout, "max_retries": max_retries, "concurrency": concurrency}
+        self.retry_base_delay = retry_base_delay
+        self.retry_max_delay = retry_max_delay
+        # The one seam tests replace: how the hook waits between retries.
+        self._sleep: Callable[[float], None] = time.sleep
+
+    def __repr__(self) -> str:
+        return f"BlipHook(blip_conn_id={self.blip_conn_id!r})"
+
+    # -- connection and session ------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> BlipConnectionConfig:
+        """The validated connection settings (read once per hook)."""
+        conn = self.get_connection(self.blip_conn_id)
+        config = parse_connection(conn, **self._overrides)
+        # Airflow masks the raw password; also mask the forms we derive from it.
+        mask_secret(config.key)
+        mask_secret(f"Key {config.key}")
+        if config.proxy:
+            mask_secret(config.proxy)
+        return config
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """A pooled session sized for ``concurrency`` parallel requests."""
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.config.concurrency, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.auth = BlipKeyAuth(self.config.key)
+        session.headers.update(
+            {"Content-Type": "application/json", "User-Agent": f"airflow-provider-blip/{__version__}"}
+        )
+        if self.config.proxy:
+            session.proxies = {"http": self.config.proxy, "https": self.config.proxy}
+        return session
+
+    def get_conn(self) -> requests.Session:
+        """Return the pooled :class:`requests.Session`."""
+        return self.session
+
+    def limiter(self, channel: str) -> RateLimiter:
+        """Return the process-wide rate limiter of ``channel`` for this bot."""
+        return shared_limiter(self.config.scope, channel, self.config.rates.get(channel))
+
+    # -- retry policy ----------------------------------------------------------------------
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            # Blip told us when; a little jitter keeps parallel workers from returning together.
+            return min(self.retry_max_delay, retry_after + random.uniform(0, 0.1 * (retry_after or 1)))
+        backoff = self.retry_base_delay * 2 ** (state.attempt_number - 1)
+        return random.uniform(0, min(self.retry_max_delay, backoff))  # full jitter
+
+    def _log_wait(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning(
+            "Blip request failed (%s); retrying in %.2fs (attempt %d of %d)",
+            exc,
+            wait,
+            state.attempt_number + 1,
+            self.config.max_retries + 1,
+        )
+
+    def _retrying(self) -> tenacity.Retrying:
+        return tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.config.max_retries + 1),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, BlipError) and e.retryable),
+            before_sleep=self._log_wait,
+            sleep=lambda seconds: self._sleep(seconds),
+            reraise=True,
+        )
+
+    # -- one request ------------------------------------------------------------------------
+
+    def _post_once(self, path: str, envelope: dict[str, Any]) -> requests.Response:
+        self.limiter(_CHANNEL_OF_PATH[path]).acquire()
+        described = f"{path} {mask_identities(str(envelope.get('uri', envelope.get('to', ''))))}"
+        try:
+            response = self.session.post(
+                self.config.base_url + path, json=envelope, timeout=self.config.timeout
+            )
+        except requests.Timeout:
+            raise BlipTimeoutError(
+                f"Blip did not answer {described} within {self.config.timeout}s", uri=described
+            ) from None
+        except requests.RequestException as exc:
+            # `from None`: the requests exception may repeat the proxy URL; keep only its class.
+            raise BlipTransportError(
+                f"no answer from Blip for {described}: {type(exc).__name__}", uri=described
+            ) from None
+        if response.status_code >= 300:
+            raise _http_error(response, path, envelope.get("id"))
+        return response
+
+    def _post(self, path: str, envelope: dict[str, Any], parse: Callable[[requests.Response], Any]) -> Any:
+        attempts = 0
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    attempts += 1
+                    return parse(self._post_once(path, envelope))
+        except BlipError as exc:
+            if exc.retryable and attempts > 1:
+                exc.add_note(f"gave up after {attempts} attempts")
+            raise
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    # -- the three envelope kinds -------------------------------------------------------------
+
+    def send_command(
+        self,
+        method: str,
+        uri: str,
+        *,
+        to: str | None = None,
+        content_type: str | None = None,
+        resource: Any = None,
+        envelope_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Send a command to ``/commands`` and return Blip's response envelope.
+
+        :param method: ``get``, ``set``, ``merge``, ``delete``...
+        :param uri: the command URI; build paths with :func:`~airflow_provider_blip.utils.lime.path`
+            so every segment is percent-encoded.
+        :param to: the extension's postmaster; Blip's server when omitted.
+        :param content_type: MIME type of ``resource`` (needed when sending one).
+        :param resource: the document to send.
+        :param envelope_id: a caller-chosen id (e.g. deterministic); a random UUID otherwise.
+        :raises BlipCommandError: the command answered ``status: failure`` (HTTP 200).
+        """
+        envelope = lime.command(
+            method, uri, to=to, content_type=content_type, resource=resource, envelope_id=envelope_id
+        )
+
+        def parse(response: requests.Response) -> dict[str, Any]:
+            try:
+                body = response.json()
+            except ValueError:
+                raise BlipTransportError(f"Blip answered {method} with a body that is not JSON") from None
+            if body.get("status") != "success":
+                raise command_error(body, method=method, uri=uri)
+            return body
+
+        return self._post("/commands", dict(envelope), parse)
+
+    def get_resource(self, uri: str, *, to: str | None = None, missing_ok: bool = False) -> Any:
+        """Run a ``get`` command and return its ``resource``.
+
+        :param missing_ok: return ``None`` when Blip answers reason 67 (not found).
+        """
+        try:
+            return self.send_command("get", uri, to=to).get("resource")
+        except BlipNotFoundError:
+            if missing_ok:
+                return None
+            raise
+
+    def send_message(
+        self,
+        to: str,
+        content_type: str,
+        content: Any,
+        *,
+        envelope_id: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """Send a message to ``/messages`` (Blip answers 202) and return its id.
+
+        Delivery is reported later by notifications; read them with :meth:`get_notifications`.
+        """
+        envelope = lime.message(to, content_type, content, envelope_id=envelope_id, metadata=metadata)
+        return str(self._post("/messages", dict(envelope), lambda _: envelope["id"]))
+
+    def send_notification(
+        self, to: str, event: str, *, envelope_id: str, reason: dict[str, Any] | None = None
+    ) -> None:
+        """Send a notification (``/notifications``) about message ``envelope_id``."""
+        envelope = lime.notification(to, event, envelope_id=envelope_id, reason=reason)
+        self._post("/notifications", dict(envelope), lambda _: None)
+
+    def get_notifications(self, message_id: str) -> list[dict[str, Any]]:
+        """Return every notification Blip kept for ``message_id`` (kept for 3 days)."""
+        uri = lime.with_query("/notifications", {"id": message_id})
+        resource = self.get_resource(uri, to=lime.POSTMASTER, missing_ok=True) or {}
+        return list(resource.get("items") or [])
+
+    # -- collections ------------------------------------------------------------------------
+
+    def iter_collection(self, uri: str, *, to: str | None = None, page_size: int = 100) -> Iterator[Any]:
+        """Yield every item of a collection, paging with ``$skip``/``$take``.
+
+        Stops on the first short page and never trusts ``total``. Filtered queries
+        (``$filter``) may not pass skip + take = 10000; reaching that limit with more items
+        possibly left raises :class:`BlipPagingLimitError` instead of dropping them.
+
+        :param uri: the collection URI, with its own query (e.g. ``$filter``) if any.
+        :param page_size: the ``$take`` of each page, capped at Blip's documented maximum.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        base = uri.split("?", 1)[0]
+        take = min(page_size, next((v for k, v in _MAX_TAKE.items() if base.startswith(k)), page_size))
+        filtered = "$filter=" in uri
+        skip = 0
+        while True:
+            page_take = min(take, FILTERED_WINDOW - skip) if filtered else take
+            if page_take <= 0:
+                raise BlipPagingLimitError(
+                    f"{mask_identities(uri)} has {skip} items or more; Blip pages filtered queries "
+                    f"only up to skip + take = {FILTERED_WINDOW}: narrow the filter (e.g. date windows)"
+                )
+            resource = self.get_resource(lime.with_query(uri, {"$skip": skip, "$take": page_take}), to=to)
+            items = list((resource or {}).get("items") or [])
+            yield from items
+            if len(items) < page_take or _reached_total(resource, skip + len(items)):
+                return
+            skip += len(items)
+
+    # -- connection test -------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the key with a harmless read (``get /ping``); never reveals the key."""
+        try:
+            self.send_command("get", "/ping", to=lime.POSTMASTER)
+        except BlipAuthError:
+            return False, "Blip refused the bot key (HTTP 401): check the connection's Bot key field"
+        except BlipError as exc:
+            return False, f"Blip connection test failed: {exc}"
+        return True, f"Connected to Blip at {self.config.base_url}"
+
+
+def _reached_total(resource: Any, seen: int) -> bool:
+    # `total` is only a hint for stopping early at the filtered window; a missing or
+    # wrong total never ends paging on its own before a short page does.
+    total = resource.get("total") if isinstance(resource, dict) else None
+    return isinstance(total, int) and seen >= total and seen >= FILTERED_WINDOW

@@ -1,0 +1,139 @@
+"""Pure builders for LIME envelopes and Blip URIs (no I/O).
+
+The hook sends what these functions build; tests and the emulator read the same shapes.
+Sources for every shape are in ``blip-api.md`` (sections named in each docstring).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, NotRequired, TypedDict
+from urllib.parse import quote
+
+#: Addresses of the Blip extensions a command can go to (blip-api.md §3, §5, §6, §7).
+POSTMASTER = "postmaster@msging.net"
+POSTMASTER_WHATSAPP = "postmaster@wa.gw.msging.net"
+POSTMASTER_BROADCAST = "postmaster@broadcast.msging.net"
+POSTMASTER_CRM = "postmaster@crm.msging.net"
+
+WHATSAPP_DOMAIN = "wa.gw.msging.net"
+BROADCAST_DOMAIN = "broadcast.msging.net"
+
+# SDKPY's build_uri quotes every segment but puts `$` and `'` back so OData queries survive.
+_QUERY_SAFE = "$'(),"
+
+
+class Command(TypedDict):
+    """A LIME command envelope (blip-api.md §2)."""
+
+    id: str
+    method: str
+    uri: str
+    to: NotRequired[str]
+    type: NotRequired[str]
+    resource: NotRequired[Any]
+
+
+class Message(TypedDict):
+    """A LIME message envelope (blip-api.md §2)."""
+
+    id: str
+    to: str
+    type: str
+    content: Any
+    metadata: NotRequired[dict[str, str]]
+
+
+class Notification(TypedDict):
+    """A LIME notification envelope (blip-api.md §2)."""
+
+    id: str
+    to: str
+    event: str
+    reason: NotRequired[dict[str, Any]]
+
+
+def new_id() -> str:
+    """Return a fresh envelope id (a random UUID, as the Blip docs ask)."""
+    return str(uuid.uuid4())
+
+
+def segment(value: str) -> str:
+    """Percent-encode one URI path segment: ``@`` becomes ``%40``, ``+`` becomes ``%2B``."""
+    return quote(str(value), safe="")
+
+
+def path(*segments: str) -> str:
+    """Join encoded path segments into a command URI, e.g. ``/contexts/{identity}/{name}``."""
+    return "/" + "/".join(segment(s) for s in segments)
+
+
+def query_value(value: object) -> str:
+    """Encode a query value, keeping ``$`` and ``'`` (and OData punctuation) as they are."""
+    return quote(str(value), safe=_QUERY_SAFE)
+
+
+def with_query(uri: str, params: dict[str, object | None]) -> str:
+    """Append query parameters to ``uri``, dropping ``None`` values (as SDKPY does)."""
+    parts = [f"{k}={query_value(v)}" for k, v in params.items() if v is not None]
+    if not parts:
+        return uri
+    sep = "&" if "?" in uri else "?"
+    return uri + sep + "&".join(parts)
+
+
+def command(
+    method: str,
+    uri: str,
+    *,
+    to: str | None = None,
+    content_type: str | None = None,
+    resource: Any = None,
+    envelope_id: str | None = None,
+) -> Command:
+    """Build a command envelope; ``to`` defaults to the server, ``id`` to a fresh UUID."""
+    env: Command = {"id": envelope_id or new_id(), "method": method, "uri": uri}
+    if to is not None:
+        env["to"] = to
+    if content_type is not None:
+        env["type"] = content_type
+        env["resource"] = resource
+    return env
+
+
+def message(
+    to: str,
+    content_type: str,
+    content: Any,
+    *,
+    envelope_id: str | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Message:
+    """Build a message envelope (``POST /messages``); Blip answers 202 and reports by notifications."""
+    env: Message = {"id": envelope_id or new_id(), "to": to, "type": content_type, "content": content}
+    if metadata:
+        env["metadata"] = dict(metadata)
+    return env
+
+
+def notification(
+    to: str, event: str, *, envelope_id: str, reason: dict[str, Any] | None = None
+) -> Notification:
+    """Build a notification envelope (``POST /notifications``) about message ``envelope_id``."""
+    env: Notification = {"id": envelope_id, "to": to, "event": event}
+    if reason is not None:
+        env["reason"] = reason
+    return env
+
+
+def whatsapp_account_uri(phone_e164: str) -> str:
+    """URI of the WhatsApp directory lookup for ``+5531...`` (blip-api.md §3); keeps the ``+``."""
+    if not phone_e164.startswith("+"):
+        # Without the plus Blip "succeeds" for any number (blip-api.md §3): refuse early.
+        raise ValueError("a WhatsApp lookup needs the number in E.164 form with a leading '+'")
+    return f"lime://{WHATSAPP_DOMAIN}/accounts/{segment(phone_e164)}"
+
+
+def list_identity(name: str) -> str:
+    """Return the address of distribution list ``name`` (``name@broadcast.msging.net``)."""
+    return name if name.endswith("@" + BROADCAST_DOMAIN) else f"{name}@{BROADCAST_DOMAIN}"
