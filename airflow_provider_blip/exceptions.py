@@ -4,6 +4,7 @@ Catch at whichever level suits you::
 
     BlipError (AirflowException)
     ├── BlipConfigError            the connection or an argument is unusable (nothing was sent)
+    ├── BlipBatchError             too many recipients of a batch failed (max_failed_ratio)
     ├── BlipPagingLimitError       a paged read would cross a documented Blip limit
     ├── BlipTransportError         no usable HTTP answer: timeout, dropped connection, proxy failure
     │   └── BlipTimeoutError       the request timed out
@@ -40,6 +41,21 @@ class BlipError(AirflowException):
 
 class BlipConfigError(BlipError, ValueError):
     """The connection or an argument cannot be used; nothing was sent to Blip."""
+
+
+class BlipBatchError(BlipError):
+    """Too many recipients of a batch failed: more than the task's ``max_failed_ratio``.
+
+    :param summary: counts per status, e.g. ``{"sent": 97, "invalid_number": 3}``.
+    :param failed: how many recipients count as failed.
+    :param total: how many recipients the batch had.
+    """
+
+    def __init__(self, message: str, *, summary: dict[str, int], failed: int, total: int) -> None:
+        super().__init__(message)
+        self.summary = summary
+        self.failed = failed
+        self.total = total
 
 
 class BlipPagingLimitError(BlipError):

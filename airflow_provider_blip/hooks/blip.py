@@ -32,6 +32,7 @@ from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.connection import BlipConnectionConfig, parse_connection
 from airflow_provider_blip.utils.privacy import mask_identities
 from airflow_provider_blip.utils.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_blip.utils.status import MessageStatus, reduce_events
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -317,6 +318,14 @@ class BlipHook(BaseHook):
         uri = lime.with_query("/notifications", {"id": message_id})
         resource = self.get_resource(uri, to=lime.POSTMASTER, missing_ok=True) or {}
         return list(resource.get("items") or [])
+
+    def get_message_status(self, message_id: str) -> tuple[MessageStatus, dict[str, Any] | None]:
+        """Return the furthest status of a message and, when it failed, Blip's reason.
+
+        Events of several hops (tunnel, router, gateway) are reduced to one: ``failed``, or
+        else the furthest of accepted < dispatched < received < consumed (blip-api.md §8).
+        """
+        return reduce_events(self.get_notifications(message_id))
 
     # -- collections ------------------------------------------------------------------------
 

@@ -17,13 +17,20 @@ def _mask_digits(digits: str) -> str:
     return digits[:4] + "*" * (len(digits) - 8) + digits[-4:]
 
 
-def mask_phone(value: str) -> str:
-    """Mask a phone number, waid or WhatsApp identity, keeping the first and last four digits.
+def mask_phone(value: object) -> str:
+    """Mask a phone number as written by anyone, keeping the first and last four digits.
 
-    :param value: ``+5531988889999``, ``5531988889999@wa.gw.msging.net`` or any text.
-    :return: the same text with every run of eight or more digits masked.
+    Unlike :func:`mask_identities` it counts digits across separators, so a raw
+    ``(31) 98888-7777`` is masked as well as ``+5531988889999`` or a WhatsApp identity.
+    Values with fewer than eight digits keep only their last two.
+
+    :param value: ``+5531988889999``, ``5531988889999@wa.gw.msging.net``, ``(31) 98888-7777``...
     """
-    return mask_identities(value)
+    text = "" if value is None else str(value)
+    positions = [i for i, ch in enumerate(text) if ch.isdigit()]
+    kept = positions[:4] + positions[-4:] if len(positions) >= 8 else positions[-2:]
+    hidden = set(positions) - set(kept)
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
 
 
 def mask_identities(text: str) -> str:
