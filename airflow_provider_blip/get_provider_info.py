@@ -56,6 +56,18 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [{"integration-name": "Blip", "python-modules": ["airflow_provider_blip.hooks.blip"]}],
+        "operators": [
+            {
+                "integration-name": "Blip",
+                "python-modules": [
+                    "airflow_provider_blip.operators.blip",
+                    "airflow_provider_blip.operators.lists",
+                ],
+            }
+        ],
+        "sensors": [{"integration-name": "Blip", "python-modules": ["airflow_provider_blip.sensors.blip"]}],
+        "triggers": [{"integration-name": "Blip", "python-modules": ["airflow_provider_blip.triggers.blip"]}],
+        "notifications": ["airflow_provider_blip.notifications.blip.BlipNotifier"],
         "connection-types": [
             {
                 "connection-type": "blip",

@@ -1,0 +1,114 @@
+"""What every per-recipient Blip operator shares: the hook, the failure policy, the report."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_blip.exceptions import BlipAuthError, BlipCommandError, BlipConfigError, BlipError
+from airflow_provider_blip.hooks.blip import BlipHook
+from airflow_provider_blip.utils.results import (
+    FAILED_STATUSES,
+    RecipientStatus,
+    check_failure_ratio,
+    masked_table,
+    summarize,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+#: Errors that are about the whole job, not one recipient: they fail the task at once.
+FATAL_ERRORS: tuple[type[BaseException], ...] = (BlipAuthError, BlipConfigError)
+
+DEFAULT_MAX_FAILED_RATIO = 0.2
+
+# Statuses of a recipient who can still be messaged, moved in the flow or listed.
+_REACHABLE = {
+    RecipientStatus.VERIFIED,
+    RecipientStatus.SENT,
+    RecipientStatus.CONTEXT_SET,
+    RecipientStatus.ADDED,
+    RecipientStatus.ACCEPTED,
+    RecipientStatus.DISPATCHED,
+    RecipientStatus.RECEIVED,
+    RecipientStatus.CONSUMED,
+    RecipientStatus.UNKNOWN,
+}
+
+
+def is_reachable(record: Mapping[str, Any]) -> bool:
+    """Tell whether a result row has a WhatsApp account and no failure so far."""
+    return bool(record.get("account")) and record.get("status") in _REACHABLE
+
+
+def failure_fields(exc: BlipError) -> dict[str, Any]:
+    """Return the ``reason`` and ``code`` of a per-recipient failure, for its result row."""
+    code = exc.code if isinstance(exc, BlipCommandError) else None
+    return {"reason": str(exc), "code": code}
+
+
+def as_records(recipients: Iterable[Any] | None) -> list[dict[str, Any]]:
+    """Accept upstream result rows, or bare WhatsApp identities, as result rows."""
+    records = []
+    for position, item in enumerate(recipients or [], start=1):
+        if isinstance(item, str):
+            records.append({"row": position, "phone": "", "account": item, "status": "verified"})
+        elif isinstance(item, dict):
+            records.append(dict(item))
+        else:
+            raise BlipConfigError(
+                f"recipients[{position - 1}] is a {type(item).__name__}; expected a result row "
+                "(dict) from an upstream Blip task or a WhatsApp identity (str)"
+            )
+    return records
+
+
+class BlipBatchOperator(BaseOperator):
+    """Base of the operators that act on many recipients and report on each one.
+
+    :param blip_conn_id: the Blip connection. (templated)
+    :param max_failed_ratio: the share of recipients that may fail (invalid number, not on
+        WhatsApp, refused by Blip...) before the task fails; failures below it are reported,
+        not raised. ``0`` fails on the first failure, ``1`` never fails.
+    """
+
+    template_fields: tuple[str, ...] = ("blip_conn_id",)
+    ui_color = "#2CC3D5"
+    step = "blip"
+
+    def __init__(
+        self,
+        *,
+        blip_conn_id: str = BlipHook.default_conn_name,
+        max_failed_ratio: float = DEFAULT_MAX_FAILED_RATIO,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not 0 <= max_failed_ratio <= 1:
+            raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio!r}")
+        self.blip_conn_id = blip_conn_id
+        self.max_failed_ratio = max_failed_ratio
+
+    @cached_property
+    def hook(self) -> BlipHook:
+        """The hook of this task (built on first use, never at parse time)."""
+        return BlipHook(self.blip_conn_id)
+
+    def finish(
+        self, results: list[dict[str, Any]], acted: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Log every recipient's outcome (masked), apply the failure policy, return ``results``.
+
+        :param acted: the rows this step worked on; the failure ratio is taken over them, so
+            rows that failed an earlier step are not counted twice. Default: all rows.
+        """
+        self.log.info("Blip %s: %s", self.step, summarize(results))
+        failed = [r for r in (acted if acted is not None else results) if r.get("status") in FAILED_STATUSES]
+        if failed:
+            self.log.warning("Blip %s failures:\n%s", self.step, masked_table(failed, limit=50))
+        summary = summarize(acted if acted is not None else results)
+        check_failure_ratio(summary, max_failed_ratio=self.max_failed_ratio, step=self.step)
+        return results

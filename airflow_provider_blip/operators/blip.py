@@ -1,0 +1,345 @@
+"""Operators for Blip's WhatsApp notification job: verify, send a template, move in the flow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_blip.exceptions import BlipError, BlipNotFoundError
+from airflow_provider_blip.operators._batch import (
+    FATAL_ERRORS,
+    BlipBatchOperator,
+    as_records,
+    failure_fields,
+    is_reachable,
+)
+from airflow_provider_blip.utils import lime
+from airflow_provider_blip.utils.audience import Recipient, Rejected, parse_audience
+from airflow_provider_blip.utils.concurrency import bounded_map
+from airflow_provider_blip.utils.ids import message_id
+from airflow_provider_blip.utils.results import RecipientStatus, result
+from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, render_content, spec_from_args
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+    from airflow_provider_blip.utils.templates import TemplateSpec
+
+
+class BlipVerifyContactOperator(BlipBatchOperator):
+    """Look up every number of an audience on WhatsApp and keep the account Blip returns.
+
+    Blip asks for a lookup before every send (WhatsApp keeps validity for 7 days), and the
+    ``alternativeAccount`` it returns can differ from the number (the Brazilian ninth digit):
+    later steps must use that account. Each valid number is looked up once per run; invalid
+    numbers, duplicates and rows missing a ``required_columns`` value are reported and never
+    looked up (looking up numbers you will not message risks a WhatsApp ban).
+
+    .. seealso:: docs/operators/verify.md
+
+    :param audience: rows with a phone number and template values: a list of dicts (e.g. an
+        upstream task's output), or the path or URL of a CSV file (``file://``, ``s3://``...).
+        (templated)
+    :param phone_column: the column holding the phone number.
+    :param default_region: region for numbers written without country code. (templated)
+    :param required_columns: columns that must be non-empty for a row to be worth a lookup,
+        typically the template's value columns. (templated)
+    :return: one result row per audience row, in order: ``row``, ``phone`` (E.164),
+        ``status`` (``verified``, ``invalid_number``, ``duplicate``, ``invalid_values``,
+        ``not_on_whatsapp``, ``lookup_failed``), ``account``, ``values``, ``reason``, ``code``.
+    """
+
+    template_fields = (*BlipBatchOperator.template_fields, "audience", "default_region", "required_columns")
+    step = "verify"
+
+    def __init__(
+        self,
+        *,
+        audience: Any,
+        phone_column: str = "phone",
+        default_region: str = "BR",
+        required_columns: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.audience = audience
+        self.phone_column = phone_column
+        self.default_region = default_region
+        self.required_columns = required_columns
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        rows = parse_audience(
+            self.audience, phone_column=self.phone_column, default_region=self.default_region
+        )
+        workers = self.hook.config.concurrency
+        return self.finish(list(bounded_map(self._verify, rows, workers=workers)))
+
+    def _verify(self, item: Recipient | Rejected) -> dict[str, Any]:
+        if isinstance(item, Rejected):
+            return result(row=item.row, phone=item.raw_phone, status=item.status, reason=item.reason)
+        missing = [c for c in self.required_columns or () if not str(item.values.get(c, "")).strip()]
+        if missing:
+            reason = f"row {item.row}: empty value in column(s) {', '.join(missing)}"
+            return result(
+                row=item.row, phone=item.phone, status=RecipientStatus.INVALID_VALUES, reason=reason
+            )
+        try:
+            account = (
+                self.hook.get_resource(lime.whatsapp_account_uri(item.phone), to=lime.POSTMASTER_WHATSAPP)
+                or {}
+            ).get("alternativeAccount")
+        except FATAL_ERRORS:
+            raise
+        except BlipNotFoundError as exc:
+            return result(
+                row=item.row, phone=item.phone, status=RecipientStatus.NOT_ON_WHATSAPP, **failure_fields(exc)
+            )
+        except BlipError as exc:
+            return result(
+                row=item.row, phone=item.phone, status=RecipientStatus.LOOKUP_FAILED, **failure_fields(exc)
+            )
+        if not account:
+            reason = "Blip returned no alternativeAccount"
+            return result(
+                row=item.row, phone=item.phone, status=RecipientStatus.NOT_ON_WHATSAPP, reason=reason
+            )
+        return result(
+            row=item.row,
+            phone=item.phone,
+            status=RecipientStatus.VERIFIED,
+            account=account,
+            values=item.values,
+        )
+
+
+class BlipSendTemplateOperator(BlipBatchOperator):
+    """Send an approved WhatsApp template to every verified recipient.
+
+    Values come per recipient from audience columns (``body_columns``, ``{"column": ...}``
+    entries) or as templated literals. Every row is rendered and validated before it is
+    sent; a row missing a value fails alone (``invalid_values``). Message ids are
+    deterministic per (dag, run, task, map index, recipient, template): on a task retry,
+    recipients whose message Blip already has are not sent again.
+
+    .. seealso:: docs/operators/send_template.md
+
+    :param recipients: result rows of :class:`BlipVerifyContactOperator` (only ``verified``
+        rows are sent; the others pass through unchanged), or WhatsApp identities. (templated)
+    :param template_name: the approved template's name. (templated)
+    :param language: its language code, e.g. ``pt_BR``. (templated)
+    :param policy: the language policy. (templated)
+    :param namespace: the template namespace, for older on-premise numbers. Optional. (templated)
+    :param header: ``{"type": "text"|"image"|"video"|"document", ...}``. Optional. (templated)
+    :param body: body parameters in order (``{{1}}``, ``{{2}}``...): literals or
+        ``{"column": name}``. (templated)
+    :param body_columns: shorthand for ``body``: the columns that fill ``{{1}}``, ``{{2}}``... (templated)
+    :param buttons: quick-reply payloads and URL suffixes. Optional. (templated)
+    :return: the result rows, sent ones with ``status`` ``sent`` and their ``message_id``.
+    """
+
+    template_fields = (
+        *BlipBatchOperator.template_fields,
+        "recipients",
+        "template_name",
+        "language",
+        "policy",
+        "namespace",
+        "header",
+        "body",
+        "body_columns",
+        "buttons",
+    )
+    step = "send"
+
+    def __init__(
+        self,
+        *,
+        recipients: Any,
+        template_name: str,
+        language: str = "pt_BR",
+        policy: str = "deterministic",
+        namespace: str | None = None,
+        header: dict[str, Any] | None = None,
+        body: list[Any] | None = None,
+        body_columns: list[str] | None = None,
+        buttons: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.recipients = recipients
+        self.template_name = template_name
+        self.language = language
+        self.policy = policy
+        self.namespace = namespace
+        self.header = header
+        self.body = body
+        self.body_columns = body_columns
+        self.buttons = buttons
+
+    def spec(self) -> TemplateSpec:
+        """Build and validate the template from the rendered arguments."""
+        spec = spec_from_args(
+            template_name=self.template_name,
+            language=self.language,
+            policy=self.policy,
+            namespace=self.namespace,
+            header=self.header,
+            body=self.body,
+            body_columns=self.body_columns,
+            buttons=self.buttons,
+        )
+        spec.validate()
+        return spec
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        spec = self.spec()
+        ti = context["ti"]
+        id_parts = {
+            "dag_id": ti.dag_id,
+            "run_id": ti.run_id,
+            "task_id": ti.task_id,
+            "map_index": ti.map_index,
+        }
+        retrying = ti.try_number > 1
+
+        def send(record: dict[str, Any]) -> dict[str, Any]:
+            if record.get("status") != RecipientStatus.VERIFIED:
+                return record
+            return self._send(record, spec, id_parts, retrying)
+
+        records = as_records(self.recipients)
+        results = list(bounded_map(send, records, workers=self.hook.config.concurrency))
+        acted = [
+            r
+            for r, before in zip(results, records, strict=True)
+            if before.get("status") == RecipientStatus.VERIFIED
+        ]
+        return self.finish(results, acted)
+
+    def _send(
+        self, record: dict[str, Any], spec: TemplateSpec, id_parts: dict[str, Any], retrying: bool
+    ) -> dict[str, Any]:
+        try:
+            content = render_content(spec, record.get("values") or {})
+        except (MissingValue, InvalidValue) as exc:
+            reason = f"row {record.get('row')}: {exc}"
+            return {**record, "status": RecipientStatus.INVALID_VALUES.value, "reason": reason}
+        mid = message_id(recipient=record["account"], template=spec.name, **id_parts)
+        try:
+            # A retry of this task re-derives the same ids: what Blip already has is not resent.
+            if not (retrying and self.hook.get_notifications(mid)):
+                self.hook.send_message(record["account"], "application/json", content, envelope_id=mid)
+        except FATAL_ERRORS:
+            raise
+        except BlipError as exc:
+            return {
+                **record,
+                "status": RecipientStatus.SEND_FAILED.value,
+                "message_id": mid,
+                **failure_fields(exc),
+            }
+        return {**record, "status": RecipientStatus.SENT.value, "message_id": mid}
+
+
+class BlipSetContextOperator(BlipBatchOperator):
+    """Set (or delete) context variables of each recipient: above all, where the bot's flow resumes.
+
+    ``flow_id`` + ``state_id`` set ``stateid@{flow_id}``, the block the user lands in. For a
+    bot behind a router, ``master_state`` (the sub-bot, ``{id}@msging.net``) is set first, as
+    Blip requires; use the router's key in the connection.
+
+    .. seealso:: docs/operators/set_context.md
+
+    :param recipients: result rows of an upstream Blip task (rows with an account and no
+        failure are moved), or WhatsApp identities. (templated)
+    :param flow_id: the Builder flow id ("Flow Identifier" in the Builder settings). (templated)
+    :param state_id: the block id the user should go to. (templated)
+    :param master_state: the router's sub-bot, e.g. ``mysubbot@msging.net``. Optional. (templated)
+    :param variables: more context variables to set, name -> value (names are stored
+        lowercase, as the Builder does). (templated)
+    :param delete: context variables to delete (a missing one is fine). (templated)
+    :return: the result rows; moved ones with ``status`` ``context_set``.
+    """
+
+    template_fields = (
+        *BlipBatchOperator.template_fields,
+        "recipients",
+        "flow_id",
+        "state_id",
+        "master_state",
+        "variables",
+        "delete",
+    )
+    step = "set_context"
+
+    def __init__(
+        self,
+        *,
+        recipients: Any,
+        flow_id: str | None = None,
+        state_id: str | None = None,
+        master_state: str | None = None,
+        variables: dict[str, str] | None = None,
+        delete: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.recipients = recipients
+        self.flow_id = flow_id
+        self.state_id = state_id
+        self.master_state = master_state
+        self.variables = variables
+        self.delete = delete
+
+    def writes(self) -> list[tuple[str, str | None]]:
+        """Return the (variable, value) pairs to apply in order; value ``None`` deletes."""
+        if bool(self.flow_id) != bool(self.state_id):
+            raise ValueError("flow_id and state_id go together: give both or neither")
+        pairs: list[tuple[str, str | None]] = []
+        if self.master_state:
+            if "@" not in self.master_state:
+                raise ValueError(
+                    f"master_state must be a bot identity like 'sub@msging.net', got {self.master_state!r}"
+                )
+            pairs.append(("master-state", self.master_state))  # before the state (router bots)
+        if self.flow_id and self.state_id:
+            pairs.append((f"stateid@{self.flow_id}", self.state_id))
+        pairs += [(name.lower(), str(value)) for name, value in (self.variables or {}).items()]
+        pairs += [(name.lower(), None) for name in self.delete or ()]
+        if not pairs:
+            raise ValueError("nothing to do: give flow_id and state_id, master_state, variables or delete")
+        return pairs
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        pairs = self.writes()
+
+        def apply(record: dict[str, Any]) -> dict[str, Any]:
+            return self._apply(record, pairs) if is_reachable(record) else record
+
+        records = as_records(self.recipients)
+        results = list(bounded_map(apply, records, workers=self.hook.config.concurrency))
+        return self.finish(
+            results, [r for r, before in zip(results, records, strict=True) if is_reachable(before)]
+        )
+
+    def _apply(self, record: dict[str, Any], pairs: list[tuple[str, str | None]]) -> dict[str, Any]:
+        identity = record["account"]
+        try:
+            for name, value in pairs:  # in order: master-state must land before the state
+                uri = lime.path("contexts", identity, name)
+                if value is None:
+                    self._delete(uri)
+                else:
+                    self.hook.send_command("set", uri, content_type="text/plain", resource=value)
+        except FATAL_ERRORS:
+            raise
+        except BlipError as exc:
+            return {**record, "status": RecipientStatus.CONTEXT_FAILED.value, **failure_fields(exc)}
+        return {**record, "status": RecipientStatus.CONTEXT_SET.value}
+
+    def _delete(self, uri: str) -> None:
+        try:
+            self.hook.send_command("delete", uri)
+        except BlipNotFoundError:
+            pass  # already absent: deleting is idempotent (SDKCS ExtensionContext does the same)

@@ -1,0 +1,164 @@
+"""Wait for WhatsApp messages sent through Blip to be delivered (or read)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_provider_blip.exceptions import BlipError
+from airflow_provider_blip.hooks.blip import BlipHook
+from airflow_provider_blip.operators._batch import DEFAULT_MAX_FAILED_RATIO, as_records
+from airflow_provider_blip.triggers.blip import BlipMessageStatusTrigger, settled
+from airflow_provider_blip.utils.concurrency import bounded_map
+from airflow_provider_blip.utils.results import check_failure_ratio, masked_table, summarize
+from airflow_provider_blip.utils.status import TARGETS, MessageStatus
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_DELIVERY = {s.value for s in MessageStatus}
+
+#: Blip returns notifications for 3 days only (blip-api.md §8): a longer wait reads nothing.
+NOTIFICATION_WINDOW = timedelta(days=3)
+
+
+class BlipMessageStatusSensor(BaseSensorOperator):
+    """Wait until every message of a send reaches ``target`` (``failed`` is final too).
+
+    Reads ``get /notifications?id=`` for each message still on its way, reduces the events
+    from several hops to the furthest one, and stops when each message has reached the
+    target or failed. With ``deferrable=True`` the wait runs in the triggerer, which only
+    reads; sends always happen on the worker.
+
+    .. seealso:: docs/sensors/message_status.md
+
+    :param messages: result rows of :class:`BlipSendTemplateOperator` (rows with a
+        ``message_id``; the others are passed through), or message ids. (templated)
+    :param target: ``accepted``, ``received`` (default) or ``consumed`` (read). (templated)
+    :param blip_conn_id: the Blip connection. (templated)
+    :param max_failed_ratio: share of messages that may end ``failed`` before the task fails.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :return: the result rows with each message's final ``status`` (``accepted``,
+        ``dispatched``, ``received``, ``consumed``, ``failed`` or ``unknown``) and, for
+        failures, Blip's ``reason`` and ``code``.
+    """
+
+    template_fields = ("messages", "target", "blip_conn_id")
+    ui_color = "#9AE6F0"
+
+    def __init__(
+        self,
+        *,
+        messages: Any,
+        target: str = "received",
+        blip_conn_id: str = BlipHook.default_conn_name,
+        max_failed_ratio: float = DEFAULT_MAX_FAILED_RATIO,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 30,
+        timeout: float = 6 * 3600,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        if self.timeout > NOTIFICATION_WINDOW.total_seconds():
+            raise ValueError("timeout may not exceed 3 days: Blip keeps notifications for 3 days only")
+        if not 0 <= max_failed_ratio <= 1:
+            raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio!r}")
+        self.messages = messages
+        self.target = target
+        self.blip_conn_id = blip_conn_id
+        self.max_failed_ratio = max_failed_ratio
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> BlipHook:
+        """The hook of this task (built on first use)."""
+        return BlipHook(self.blip_conn_id)
+
+    def _target(self) -> MessageStatus:
+        target = MessageStatus(self.target) if self.target in MessageStatus._value2member_map_ else None
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {[t.value for t in TARGETS]}, got {self.target!r}")
+        return target
+
+    def _records(self) -> list[dict[str, Any]]:
+        items = self.messages if isinstance(self.messages, list) else [self.messages]
+        rows = [
+            {"row": i, "phone": "", "message_id": m, "status": "sent"} if isinstance(m, str) else m
+            for i, m in enumerate(items, 1)
+        ]
+        return as_records(rows)
+
+    def _statuses(self, ids: list[str]) -> dict[str, tuple[MessageStatus, dict[str, Any] | None]]:
+        read = lambda mid: (mid, self.hook.get_message_status(mid))  # noqa: E731
+        return dict(bounded_map(read, ids, workers=self.hook.config.concurrency))
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        target = self._target()
+        records = self._records()
+        ids = [r["message_id"] for r in records if r.get("message_id") and r.get("status") == "sent"]
+        statuses = {mid: (s.value, reason) for mid, (s, reason) in self._statuses(ids).items()}
+        pending = [mid for mid, (s, _) in statuses.items() if not settled(s, target)]
+        self.log.info(
+            "%d of %d messages settled (target %s)", len(ids) - len(pending), len(ids), target.value
+        )
+        done = not pending
+        return PokeReturnValue(is_done=done, xcom_value=merge_statuses(records, statuses) if done else None)
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        if not self.deferrable:
+            return self.finish(super().execute(context))
+        first = self.poke(context)
+        if first.is_done and first.xcom_value is not None:
+            return self.finish(first.xcom_value)
+        records = self._records()
+        ids = [r["message_id"] for r in records if r.get("message_id") and r.get("status") == "sent"]
+        self.defer(
+            trigger=BlipMessageStatusTrigger(
+                message_ids=ids,
+                target=self._target().value,
+                blip_conn_id=self.blip_conn_id,
+                poll_interval=self.poke_interval,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Turn the trigger's event into the result rows (or the error it reports)."""
+        if event.get("status") != "success":
+            raise BlipError(f"waiting for Blip delivery failed: {event.get('message')}")
+        statuses = {mid: (s, reason) for mid, (s, reason) in event["statuses"].items()}
+        return self.finish(merge_statuses(self._records(), statuses))
+
+    def finish(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Log the delivery outcome (numbers masked) and apply the failure policy."""
+        self.log.info("Blip delivery: %s", summarize(results))
+        # The ratio is over the messages waited on; rows that failed earlier steps were
+        # already judged there.
+        followed = [r for r in results if r.get("message_id") and r.get("status") in _DELIVERY]
+        failed = [r for r in followed if r.get("status") == MessageStatus.FAILED]
+        if failed:
+            self.log.warning("Failed deliveries:\n%s", masked_table(failed, limit=50))
+        check_failure_ratio(summarize(followed), max_failed_ratio=self.max_failed_ratio, step="delivery")
+        return results
+
+
+def merge_statuses(
+    records: list[dict[str, Any]], statuses: dict[str, tuple[str, dict[str, Any] | None]]
+) -> list[dict[str, Any]]:
+    """Put each message's final status (and failure reason) on its result row."""
+    merged = []
+    for record in records:
+        found = statuses.get(record.get("message_id", ""))
+        if found is None:
+            merged.append(record)
+            continue
+        status, reason = found
+        row = {**record, "status": status}
+        if reason:
+            row.update(reason=str(reason.get("description", "")), code=reason.get("code"))
+        merged.append(row)
+    return merged

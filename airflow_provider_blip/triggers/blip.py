@@ -1,0 +1,76 @@
+"""Trigger that waits in the triggerer for Blip messages to settle. It only reads."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_blip.exceptions import BlipError
+from airflow_provider_blip.hooks.blip import BlipHook
+from airflow_provider_blip.utils.status import MessageStatus
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+class BlipMessageStatusTrigger(BaseTrigger):
+    """Poll ``get /notifications?id=`` until every message reached ``target`` or failed.
+
+    Safe to replay after a triggerer restart: it never sends anything, it only reads.
+
+    :param message_ids: the messages to follow.
+    :param target: ``accepted``, ``received`` or ``consumed``.
+    :param blip_conn_id: the Blip connection.
+    :param poll_interval: seconds between two rounds of reads.
+    """
+
+    def __init__(
+        self, *, message_ids: list[str], target: str, blip_conn_id: str, poll_interval: float = 30
+    ) -> None:
+        super().__init__()
+        self.message_ids = list(message_ids)
+        self.target = target
+        self.blip_conn_id = blip_conn_id
+        self.poll_interval = poll_interval
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_provider_blip.triggers.blip.BlipMessageStatusTrigger",
+            {
+                "message_ids": self.message_ids,
+                "target": self.target,
+                "blip_conn_id": self.blip_conn_id,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    def _read(self, hook: BlipHook, pending: list[str]) -> dict[str, tuple[str, dict[str, Any] | None]]:
+        # The sync hook (its retry policy, limits and errors) runs in a thread: no blocking
+        # call on the triggerer's event loop.
+        return {mid: (s.value, reason) for mid in pending for s, reason in [hook.get_message_status(mid)]}
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        target = MessageStatus(self.target)
+        hook = BlipHook(self.blip_conn_id)
+        statuses: dict[str, tuple[str, dict[str, Any] | None]] = {}
+        pending = list(self.message_ids)
+        try:
+            while True:
+                statuses.update(await asyncio.to_thread(self._read, hook, pending))
+                pending = [m for m in pending if not settled(statuses[m][0], target)]
+                if not pending:
+                    break
+                self.log.info("%d of %d messages still on their way", len(pending), len(self.message_ids))
+                await asyncio.sleep(self.poll_interval)
+        except BlipError as exc:
+            yield TriggerEvent({"status": "error", "message": str(exc), "error_type": type(exc).__name__})
+            return
+        yield TriggerEvent({"status": "success", "statuses": statuses})
+
+
+def settled(status: str, target: MessageStatus) -> bool:
+    """Tell whether a message is done: it failed, or reached ``target``."""
+    value = MessageStatus(status)
+    return value == MessageStatus.FAILED or value.reached(target)

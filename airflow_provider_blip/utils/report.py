@@ -1,0 +1,87 @@
+"""The run report of a notification job: one line per recipient, numbers masked (no I/O)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_blip.utils.privacy import mask_phone
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+
+def _by_row(rows: Iterable[Mapping[str, Any]] | None) -> dict[int, Mapping[str, Any]]:
+    return {int(r["row"]): r for r in rows or () if isinstance(r, dict) and r.get("row")}
+
+
+def merge_steps(
+    verified: Iterable[Mapping[str, Any]],
+    sent: Iterable[Mapping[str, Any]] | None = None,
+    moved: Iterable[Mapping[str, Any]] | None = None,
+    listed: Iterable[Mapping[str, Any]] | None = None,
+    delivery: Iterable[Mapping[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Combine the steps' result rows into one row per recipient.
+
+    ``status`` is the furthest step's word on the recipient: the delivery status when the
+    message was followed, else the send's, else the lookup's. ``flow`` and ``list`` tell
+    what the redirect and list steps did (``-`` when they did not touch the row).
+    """
+    later = [_by_row(sent), _by_row(delivery)]
+    flow, lists = _by_row(moved), _by_row(listed)
+    merged = []
+    for row, first in sorted(_by_row(verified).items()):
+        final = next((step[row] for step in reversed(later) if row in step), first)
+        merged.append(
+            {
+                "row": row,
+                "phone": first.get("phone", ""),
+                "status": final.get("status", ""),
+                "flow": _own_status(flow.get(row), _FLOW_STATUSES),
+                "list": _own_status(lists.get(row), _LIST_STATUSES),
+                "reason": final.get("reason") or first.get("reason") or "",
+            }
+        )
+    return merged
+
+
+_FLOW_STATUSES = ("context_set", "context_failed")
+_LIST_STATUSES = ("added", "removed", "list_failed")
+
+
+def _own_status(step_row: Mapping[str, Any] | None, own: tuple[str, ...]) -> str:
+    # A step passes rows it did not act on through unchanged: only its own words count.
+    status = (step_row or {}).get("status")
+    return str(status) if status in own else "-"
+
+
+def render(merged: list[dict[str, Any]]) -> str:
+    """Render merged rows as a fixed-width table, phone numbers masked."""
+    header = ("row", "phone", "status", "flow", "list", "reason")
+    lines = [
+        (str(r["row"]), mask_phone(r["phone"]), r["status"], r["flow"], r["list"], r["reason"][:80])
+        for r in merged
+    ]
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)
+    ]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(
+        [fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*line) for line in lines]
+    )
+
+
+def build_report(
+    verified: Iterable[Mapping[str, Any]],
+    sent: Iterable[Mapping[str, Any]] | None = None,
+    moved: Iterable[Mapping[str, Any]] | None = None,
+    listed: Iterable[Mapping[str, Any]] | None = None,
+    delivery: Iterable[Mapping[str, Any]] | None = None,
+) -> tuple[str, dict[str, int]]:
+    """Return the report text and the counts per final status."""
+    merged = merge_steps(verified, sent, moved, listed, delivery)
+    counts = dict(sorted(Counter(r["status"] for r in merged).items()))
+    summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    text = f"Blip notification run: {len(merged)} recipients ({summary})\n\n{render(merged)}"
+    return text, counts
