@@ -5,18 +5,28 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from pathlib import Path
+
+DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 
 # Airflow reads its home when first imported: isolate it before anything imports airflow.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="blip-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
 
-import pytest
+import pytest  # noqa: E402  (after AIRFLOW_HOME is set)
 
-from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig
+from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig  # noqa: E402
 
 #: A key long enough for Airflow's masker and easy to grep for in leak tests.
 TEST_KEY = "dGVzdGJvdDpzM2NyM3Qta2V5LTQyNDI="
+
+
+def pytest_configure(config):
+    # Declared here, not in pyproject: resolving the class imports Airflow, which must not
+    # happen before AIRFLOW_HOME above is set.
+    config.addinivalue_line("filterwarnings", "error::airflow.exceptions.AirflowProviderDeprecationWarning")
 
 
 @pytest.fixture
