@@ -227,13 +227,35 @@ class BlipHook(BaseHook):
             raise _http_error(response, path, envelope.get("id"))
         return response
 
-    def _post(self, path: str, envelope: dict[str, Any], parse: Callable[[requests.Response], Any]) -> Any:
+    def _post(
+        self,
+        path: str,
+        envelope: dict[str, Any],
+        parse: Callable[[requests.Response | None], Any],
+        landed: Callable[[], bool] | None = None,
+    ) -> Any:
+        """POST one envelope under the retry policy.
+
+        :param landed: asked before a retry that follows an *ambiguous* failure (no answer,
+            or a 5xx: Blip may have stored the envelope anyway); when it says the envelope
+            already landed, the retry is skipped instead of sending it twice.
+        """
         attempts = 0
+        ambiguous = False
         try:
             for attempt in self._retrying():
                 with attempt:
                     attempts += 1
-                    return parse(self._post_once(path, envelope))
+                    if ambiguous and landed is not None and landed():
+                        self.log.info(
+                            "Blip already has envelope %s: not sending it again", envelope.get("id")
+                        )
+                        return parse(None)
+                    try:
+                        return parse(self._post_once(path, envelope))
+                    except (BlipTransportError, BlipServerError):
+                        ambiguous = True
+                        raise
         except BlipError as exc:
             if exc.retryable and attempts > 1:
                 exc.add_note(f"gave up after {attempts} attempts")
@@ -267,7 +289,9 @@ class BlipHook(BaseHook):
             method, uri, to=to, content_type=content_type, resource=resource, envelope_id=envelope_id
         )
 
-        def parse(response: requests.Response) -> dict[str, Any]:
+        def parse(response: requests.Response | None) -> dict[str, Any]:
+            if response is None:  # pragma: no cover - commands are never skipped as landed
+                raise BlipTransportError(f"no answer to {method}")
             try:
                 body = response.json()
             except ValueError:
@@ -304,7 +328,11 @@ class BlipHook(BaseHook):
         Delivery is reported later by notifications; read them with :meth:`get_notifications`.
         """
         envelope = lime.message(to, content_type, content, envelope_id=envelope_id, metadata=metadata)
-        return str(self._post("/messages", dict(envelope), lambda _: envelope["id"]))
+        message_id = envelope["id"]
+        # Blip documents no deduplication by id: after an ambiguous failure, look for the
+        # message's notifications before sending it again (blip-api.md §10).
+        landed = lambda: bool(self.get_notifications(message_id))  # noqa: E731
+        return str(self._post("/messages", dict(envelope), lambda _: message_id, landed=landed))
 
     def send_notification(
         self, to: str, event: str, *, envelope_id: str, reason: dict[str, Any] | None = None

@@ -341,3 +341,37 @@ def test_session_is_shared_across_threads_and_pooled(blip_conn):
         assert list(pool.map(ping, range(4))) == ["success"] * 4
     adapter = hook.session.get_adapter(blip_conn.url)
     assert adapter._pool_maxsize == 4
+
+
+class TestExactlyOnce:
+    def stored(self, emulator, message_id):
+        return [m for m in emulator.messages() if m["id"] == message_id]
+
+    def test_processed_then_dropped_is_not_sent_twice(self, blip_conn):
+        # Blip stores the message, then the connection drops before the 202 arrives.
+        blip_conn.configure(drop_after_rate=1.0, fault_channels=["messages"])
+        hook, sleeper = make_hook()
+        assert (
+            hook.send_message("5511987654321@wa.gw.msging.net", "text/plain", "hi", envelope_id="m-1")
+            == "m-1"
+        )
+        assert len(sleeper.waits) == 1, "one retry, answered by the notification check"
+        assert len(self.stored(blip_conn, "m-1")) == 1
+        assert [r.outcome for r in blip_conn.records("messages")] == ["dropped"]
+
+    def test_dropped_before_processing_is_sent_again(self, blip_conn):
+        blip_conn.configure(drop_rate=1.0, fault_channels=["messages"])
+        hook, sleeper = make_hook()
+        sleeper.on_sleep = lambda n: blip_conn.configure(drop_rate=0.0)
+        hook.send_message("5511987654321@wa.gw.msging.net", "text/plain", "hi", envelope_id="m-2")
+        assert len(self.stored(blip_conn, "m-2")) == 1
+        assert [r.outcome for r in blip_conn.records("messages")] == ["dropped", "ok"]
+
+    def test_rate_limited_is_resent_without_checking(self, blip_conn):
+        blip_conn.configure(rate_limits={"messages": 1})
+        hook, sleeper = make_hook()
+        sleeper.real = True
+        hook.send_message("5511987654321@wa.gw.msging.net", "text/plain", "a", envelope_id="m-3")
+        hook.send_message("5511987654321@wa.gw.msging.net", "text/plain", "b", envelope_id="m-4")
+        assert [r.outcome for r in blip_conn.records("messages")] == ["ok", "rate_limited", "ok"]
+        assert not [r for r in blip_conn.records("commands") if "notifications" in r.envelope["uri"]]
