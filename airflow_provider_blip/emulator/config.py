@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Set as AbstractSet
 
 #: The three Blip HTTP endpoints, named after their path (blip-api.md §1.1).
 CHANNELS: tuple[str, ...] = ("commands", "messages", "notifications")
@@ -29,8 +31,7 @@ _FAULT_RATES = ("error_rate", "drop_rate", "drop_after_rate", "slow_rate")
 
 @dataclasses.dataclass(frozen=True)
 class EmulatorConfig:
-    """
-    Every behaviour knob of the Blip emulator; instances are immutable snapshots.
+    """Every behaviour knob of the Blip emulator; instances are immutable snapshots.
 
     :param key: Accepted bot key, the value after ``Authorization: Key``.
     :param bot_id: Bot name; the bot identity is ``<bot_id>@msging.net``.
@@ -49,11 +50,13 @@ class EmulatorConfig:
         without the ninth digit; ``None`` disables the rule.
     :param failing_numbers: E.164 number to ``(reason code, description)``: lookup works, delivery fails.
     :param unregistered_numbers: E.164 numbers whose lookup fails with code 67.
-    :param delivery_delays: Seconds after receipt for ``accepted``, ``dispatched``, ``received``, ``consumed``.
+    :param delivery_delays: Seconds after receipt of ``accepted``, ``dispatched``, ``received``
+        and ``consumed``.
     :param read_ratio: Fraction of delivered messages that reach ``consumed`` (seeded per message id).
     :param record_path: Append every record to this file as a JSON line.
     :param max_body_bytes: Larger request bodies are refused with HTTP 413.
     :param max_records: Records kept in memory (oldest dropped first); stats keep counting.
+    :param max_messages: Sent messages kept for ``get /notifications`` (oldest forgotten first).
     """
 
     key: str = "emulator-key"
@@ -67,10 +70,10 @@ class EmulatorConfig:
     drop_after_rate: float = 0.0
     slow_rate: float = 0.0
     slow_seconds: float = 30.0
-    fault_channels: frozenset[str] = frozenset(CHANNELS)
+    fault_channels: AbstractSet[str] = frozenset(CHANNELS)
     ninth_digit_ddd_min: int | None = 31
     failing_numbers: dict[str, tuple[int, str]] = dataclasses.field(default_factory=dict)
-    unregistered_numbers: frozenset[str] = frozenset()
+    unregistered_numbers: AbstractSet[str] = frozenset()
     delivery_delays: dict[str, float] = dataclasses.field(
         default_factory=lambda: dict(DEFAULT_DELIVERY_DELAYS)
     )
@@ -78,6 +81,7 @@ class EmulatorConfig:
     record_path: str | None = None
     max_body_bytes: int = 1_048_576
     max_records: int = 100_000
+    max_messages: int = 100_000
 
     def __post_init__(self) -> None:
         # Normalise containers so callers may pass lists, sets or partial dicts.
@@ -114,8 +118,8 @@ class EmulatorConfig:
             _check_non_negative(f"delivery_delays[{event!r}]", delay)
         if self.ninth_digit_ddd_min is not None and not 11 <= self.ninth_digit_ddd_min <= 100:
             raise ValueError("ninth_digit_ddd_min must be an area code between 11 and 99 (100 = never)")
-        if self.max_body_bytes < 1 or self.max_records < 1:
-            raise ValueError("max_body_bytes and max_records must be positive")
+        if min(self.max_body_bytes, self.max_records, self.max_messages) < 1:
+            raise ValueError("max_body_bytes, max_records and max_messages must be positive")
 
     @classmethod
     def knob_names(cls) -> tuple[str, ...]:
@@ -151,8 +155,7 @@ def check_knob_names(knobs: Iterable[str]) -> None:
 
 
 def parse_rate_limits(text: str) -> dict[str, float] | None:
-    """
-    Parse the CLI form ``messages=50,commands=200`` (or ``free``, ``paid``, ``off``).
+    """Parse the CLI form ``messages=50,commands=200`` (or ``free``, ``paid``, ``off``).
 
     :param text: The option value.
     """

@@ -10,8 +10,7 @@ from airflow_provider_blip.emulator.lime import INVALID_ARGUMENT, CommandFailure
 
 @dataclasses.dataclass(frozen=True)
 class CommandUri:
-    """
-    A command URI split into decoded parts.
+    """A command URI split into decoded parts.
 
     :param authority: Host of an absolute ``lime://`` URI (e.g. ``wa.gw.msging.net``), else empty.
     :param segments: Path segments, each percent-decoded after splitting on ``/``.
@@ -46,8 +45,7 @@ class CommandUri:
 
 
 def parse_uri(uri: str) -> CommandUri:
-    """
-    Split a command URI into authority, decoded path segments and decoded query.
+    """Split a command URI into authority, decoded path segments and decoded query.
 
     Path segments keep a raw ``+`` (Blip needs ``%2B`` or a raw ``+`` in ``+5531...`` and
     ``bot+senders``); query values decode ``+`` as a space, as an ASP.NET server would.

@@ -1,0 +1,36 @@
+"""A Blip (Take Blip) HTTP API emulator for tests, demos and benchmarks.
+
+It is a real HTTP/1.1 server on loopback that speaks the documented Blip HTTP API
+(``/commands``, ``/messages``, ``/notifications``; see ``docs/emulator.md`` and the sourced
+reference it follows). It keeps the state a bot would see (WhatsApp directory, contacts,
+contexts, distribution lists, message notifications), records every envelope it receives, and
+can inject latency, rate limits and faults, deterministically from a seed.
+
+.. code-block:: python
+
+    from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig
+
+    with BlipEmulator(EmulatorConfig(key="emulator-key", seed=0)) as emu:
+        ...  # point the Blip connection at emu.url with password emu.key
+        assert emu.stats()["requests"]["messages"] == 1
+
+Run it from a shell with ``python -m airflow_provider_blip.emulator`` (or ``blip-emulator``), or
+in pytest with ``pytest_plugins = ["airflow_provider_blip.emulator.pytest_plugin"]``.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_blip.emulator.config import CHANNELS, DEFAULT_DELIVERY_DELAYS, EmulatorConfig
+from airflow_provider_blip.emulator.directory import whatsapp_account
+from airflow_provider_blip.emulator.records import OUTCOMES, Record
+from airflow_provider_blip.emulator.server import BlipEmulator
+
+__all__ = [
+    "CHANNELS",
+    "DEFAULT_DELIVERY_DELAYS",
+    "OUTCOMES",
+    "BlipEmulator",
+    "EmulatorConfig",
+    "Record",
+    "whatsapp_account",
+]

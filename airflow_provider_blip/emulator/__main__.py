@@ -1,0 +1,122 @@
+"""Command line: ``python -m airflow_provider_blip.emulator`` (console script ``blip-emulator``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_blip.emulator.config import EmulatorConfig, parse_rate_limits
+from airflow_provider_blip.emulator.server import BlipEmulator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the CLI."""
+    parser = argparse.ArgumentParser(
+        prog="blip-emulator",
+        description="Serve an emulated Blip HTTP API (/commands, /messages, /notifications) on loopback.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (loopback only without --allow-remote)")
+    add("--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)")
+    add("--key", default="emulator-key", help="accepted bot key (Authorization: Key <key>)")
+    add("--bot-id", default="emulatorbot", help="bot name; identity is <bot-id>@msging.net")
+    add("--seed", type=int, default=0, help="seed of every random choice")
+    add("--latency", type=float, default=0.0, help="seconds added before every answer")
+    add("--latency-jitter", type=float, default=0.0, help="extra uniform random delay, seconds")
+    add(
+        "--rate-limit",
+        default="off",
+        help="per-channel requests/s, e.g. messages=50,commands=200,notifications=100; "
+        "or 'free' / 'paid' (Blip plan limits) or 'off' (default)",
+    )
+    add("--error-rate", type=float, default=0.0, help="fraction answered 500/502/503/504, unprocessed")
+    add("--drop-rate", type=float, default=0.0, help="fraction closed without answer, unprocessed")
+    add("--drop-after-rate", type=float, default=0.0, help="fraction processed then closed without answer")
+    add("--slow-rate", type=float, default=0.0, help="fraction answered only after --slow-seconds")
+    add("--slow-seconds", type=float, default=30.0, help="delay of slow answers (default 30)")
+    add("--read-ratio", type=float, default=1.0, help="fraction of delivered messages that get consumed")
+    add(
+        "--ninth-digit-ddd-min",
+        default="31",
+        help="lowest Brazilian area code with legacy (8-digit) WhatsApp accounts; 'none' disables",
+    )
+    add("--record", metavar="PATH", help="append every received envelope to PATH as JSON lines")
+    add("--contacts", type=int, default=0, metavar="N", help="seed N contacts")
+    add("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    add("--no-uvloop", action="store_true", help="use the stock asyncio loop even if uvloop is installed")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """Build the settings from parsed arguments (raises ``ValueError`` on bad values)."""
+    ddd_text = str(args.ninth_digit_ddd_min).strip().lower()
+    knobs: dict[str, Any] = {
+        "key": args.key,
+        "bot_id": args.bot_id,
+        "seed": args.seed,
+        "latency": args.latency,
+        "latency_jitter": args.latency_jitter,
+        "rate_limits": parse_rate_limits(args.rate_limit),
+        "error_rate": args.error_rate,
+        "drop_rate": args.drop_rate,
+        "drop_after_rate": args.drop_after_rate,
+        "slow_rate": args.slow_rate,
+        "slow_seconds": args.slow_seconds,
+        "read_ratio": args.read_ratio,
+        "ninth_digit_ddd_min": None if ddd_text in ("none", "off") else int(ddd_text),
+        "record_path": args.record,
+    }
+    return EmulatorConfig(**knobs)
+
+
+def connection_line(emulator: BlipEmulator) -> str:
+    """Return the ready-to-paste Airflow connection for this emulator."""
+    connection = {"conn_type": "blip", "host": emulator.url, "password": emulator.key}
+    return f"AIRFLOW_CONN_BLIP_DEFAULT='{json.dumps(connection)}'"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until SIGINT or SIGTERM; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+        emulator = BlipEmulator(
+            config, args.host, args.port, allow_remote=args.allow_remote, use_uvloop=not args.no_uvloop
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        emulator.start()
+    except OSError as error:
+        print(f"blip-emulator: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    if args.contacts:
+        emulator.add_contacts(args.contacts)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"Blip emulator listening on {emulator.url} (bot {emulator.bot_identity}, port {emulator.port})")
+    print(connection_line(emulator), flush=True)
+    # Short waits keep the main thread responsive to signals.
+    while not stop.wait(0.5):
+        pass
+    emulator.stop()
+    print("Blip emulator stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

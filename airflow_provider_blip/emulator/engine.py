@@ -1,0 +1,185 @@
+"""The emulator's request pipeline, independent of sockets and threads.
+
+For each request on ``/commands``, ``/messages`` or ``/notifications`` the order is: auth (401),
+``Content-Type`` (400), JSON object body (400), rate limit (429, not processed), fault draw
+(error or drop: not processed), envelope validation (400), processing, then ``drop_after`` or
+``slow`` faults. Every answer waits ``latency`` (+ jitter) first.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_blip.emulator import admin, envelopes
+from airflow_provider_blip.emulator.config import CHANNELS, EmulatorConfig
+from airflow_provider_blip.emulator.faults import Fault, FaultInjector
+from airflow_provider_blip.emulator.lime import SERVER_DOMAIN
+from airflow_provider_blip.emulator.protocol import Reply, Request, json_reply
+from airflow_provider_blip.emulator.records import Record, Recorder
+from airflow_provider_blip.emulator.state import Store, list_identity
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+_CHANNEL_OF_PATH = {f"/{channel}": channel for channel in CHANNELS}
+
+
+class Engine:
+    """Thread-safe core: state, settings, faults and records behind one lock.
+
+    :param config: Initial settings.
+    """
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._lock = threading.RLock()
+        self._config = config
+        self._store = Store(config.bot_id, max_messages=config.max_messages)
+        self._faults = FaultInjector(config)
+        self.recorder = Recorder(config.max_records, config.record_path)
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """Return the current settings snapshot."""
+        return self._config
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Return the largest request body accepted."""
+        return self._config.max_body_bytes
+
+    @property
+    def bot_identity(self) -> str:
+        """Return ``<bot_id>@msging.net``."""
+        return f"{self._config.bot_id}@{SERVER_DOMAIN}"
+
+    # -- control (any thread) ---------------------------------------------------------------
+    def configure(self, **knobs: Any) -> EmulatorConfig:
+        """Change knobs atomically; unknown names raise ``ValueError``."""
+        with self._lock:
+            old, new = self._config, self._config.replace(**knobs)
+            self._config = new
+            if new.seed != old.seed:
+                self._faults.reset(new)
+            elif new.rate_limits != old.rate_limits:
+                self._faults.set_rate_limits(new.rate_limits)
+            if new.bot_id != old.bot_id:
+                self._store.bot_id = new.bot_id
+                self._store.create_list(self._store.senders_list)
+            self._store.max_messages = new.max_messages
+            self.recorder.set_output(new.max_records, new.record_path)
+            return new
+
+    def reset(self) -> None:
+        """Clear state, records and counters; reseed; keep the settings."""
+        with self._lock:
+            self._store = Store(self._config.bot_id, max_messages=self._config.max_messages)
+            self._faults.reset(self._config)
+            self.recorder.clear()
+
+    def add_contacts(
+        self,
+        contacts: int | Iterable[Mapping[str, Any]],
+        *,
+        source: str = "WhatsApp",
+        start: int | None = None,
+    ) -> list[str]:
+        """Seed contacts: a count to generate, or explicit contact dicts; return the identities."""
+        with self._lock:
+            if isinstance(contacts, int):
+                return self._store.generate_contacts(contacts, source=source, start=start)
+            return self._store.add_contacts(contacts)
+
+    def inspect(self, what: str, key: str = "") -> Any:
+        """Return a JSON-friendly copy of part of the state (``contexts``, ``lists``, ``messages``)."""
+        with self._lock:
+            store = self._store
+            if what == "contexts":
+                return {name: value for name, (_, value) in store.context_of(key).items()}
+            if what == "lists":
+                members = store.members(list_identity(key))
+                return None if members is None else list(members.values())
+            return [{"id": m.id, "to": m.to, "received_at": m.received_at} for m in store.messages]
+
+    # -- requests (event-loop thread) ------------------------------------------------------------
+    def handle(self, request: Request) -> Reply:
+        """Answer one HTTP request."""
+        if request.path.startswith("/_emulator/"):
+            return admin.handle(self, request)
+        channel = _CHANNEL_OF_PATH.get(request.path)
+        if channel is None:
+            return json_reply(
+                404, {"error": f"no such endpoint {request.path}; use /commands, /messages, /notifications"}
+            )
+        self.recorder.count_request(channel)
+        if request.method != "POST":
+            reply = json_reply(405, {"error": "only POST is allowed"}, headers=(("Allow", "POST"),))
+            self.recorder.count_response(405)
+            return reply
+        with self._lock:
+            return self._blip(channel, request, self._config)
+
+    def protocol_error(self, path: str | None, status: int, message: str) -> Reply:
+        """Answer a request the HTTP layer could not read (400, 411, 413, 431, 505)."""
+        channel = _CHANNEL_OF_PATH.get(path or "")
+        if channel is not None:
+            self.recorder.count_request(channel)
+            self.recorder.count_response(status)
+        return json_reply(status, {"error": message}, close=True)
+
+    def _blip(self, channel: str, request: Request, config: EmulatorConfig) -> Reply:
+        now = time.time()
+        envelope = _parse_object(request.body)
+        delay = self._faults.latency(config)
+
+        def finish(reply: Reply, outcome: str, fault: Fault = Fault.NONE, processed: bool = False) -> Reply:
+            reply.delay += delay
+            self.recorder.count_response(reply.status, None if fault is Fault.NONE else fault.value)
+            if envelope is not None:
+                self.recorder.add(Record(channel, envelope, reply.status, now, outcome, processed))
+            return reply
+
+        if not _authorized(request.headers.get("authorization", ""), config.key):
+            return finish(Reply(401), "unauthorized")
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return finish(json_reply(400, {"error": "Content-Type must be application/json"}), "bad_request")
+        if envelope is None:
+            return finish(
+                json_reply(400, {"error": "The body must be a JSON object (an envelope)"}), "bad_request"
+            )
+        retry_after = self._faults.retry_after(channel)
+        if retry_after is not None:
+            refused = {"error": f"rate limit of {channel} exceeded", "retryAfter": retry_after}
+            return finish(
+                json_reply(429, refused, headers=(("Retry-After", str(retry_after)),)), "rate_limited"
+            )
+        fault = self._faults.draw(channel, config)
+        if fault is Fault.ERROR:
+            status = self._faults.error_status()
+            return finish(json_reply(status, {"error": "injected fault"}), "server_error", fault)
+        if fault is Fault.DROP:
+            return finish(Reply(0), "dropped", fault)
+        problem = envelopes.validate(channel, envelope)
+        if problem:
+            return finish(json_reply(400, {"error": problem}), "bad_request")
+        status, body, outcome = envelopes.process(channel, envelope, self._store, config, now)
+        if fault is Fault.DROP_AFTER:
+            return finish(Reply(0), "dropped", fault, processed=True)
+        slow = config.slow_seconds if fault is Fault.SLOW else 0.0
+        return finish(Reply(status, body, delay=slow), outcome, fault, processed=True)
+
+
+def _authorized(header: str, key: str) -> bool:
+    # "Authorization: Key <token>" (blip-api.md §1.2); the scheme name is case-insensitive in HTTP.
+    scheme, _, token = header.strip().partition(" ")
+    return scheme.lower() == "key" and token.strip() == key
+
+
+def _parse_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
