@@ -69,6 +69,10 @@ class BlipVerifyContactOperator(BlipBatchOperator):
         self.required_columns = required_columns
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        if isinstance(self.required_columns, str):
+            raise ValueError(
+                f"required_columns must be a list of column names, got the string {self.required_columns!r}"
+            )
         rows = parse_audience(
             self.audience, phone_column=self.phone_column, default_region=self.default_region
         )

@@ -9,6 +9,7 @@ import pendulum
 
 from airflow_provider_blip.exceptions import (
     BlipCommandError,
+    BlipConfigError,
     BlipError,
     BlipNotFoundError,
     BlipPagingLimitError,
@@ -22,6 +23,7 @@ from airflow_provider_blip.operators._batch import (
 )
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.concurrency import bounded_map
+from airflow_provider_blip.utils.ids import message_id
 from airflow_provider_blip.utils.results import RecipientStatus
 from airflow_provider_blip.utils.templates import render_content, spec_from_args
 
@@ -123,7 +125,7 @@ class BlipDistributionListOperator(BlipBatchOperator):
         if self.action == "members":
             return list(members(self.hook, self.address, page_size=self.page_size))
         if self.action == "send_template":
-            return self.send_template()
+            return self.send_template(context)
         records = as_records(self.recipients)
         if self.action == "sync":
             return self.finish(self.sync(records))
@@ -146,8 +148,14 @@ class BlipDistributionListOperator(BlipBatchOperator):
 
     def sync(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Make the list hold exactly the reachable recipients; report adds and removals."""
-        self.create()
         wanted = {r["account"] for r in records if is_reachable(r)}
+        if not wanted:
+            # An empty upstream (a failed survey, an empty file) must not wipe a live list.
+            raise BlipConfigError(
+                f"sync of {self.address}: no reachable recipient, which would remove every member; "
+                "use action='remove' to empty a list on purpose"
+            )
+        self.create()
         current = set(members(self.hook, self.address, page_size=self.page_size))
         adds = [r for r in records if is_reachable(r) and r["account"] not in current]
         extra = [
@@ -215,15 +223,33 @@ class BlipDistributionListOperator(BlipBatchOperator):
             if exc.code not in codes and not isinstance(exc, BlipNotFoundError):
                 raise
 
-    def send_template(self) -> dict[str, Any]:
-        """Send one template message to the whole list; Blip fans it out to every member."""
+    def send_template(self, context: Context) -> dict[str, Any]:
+        """Send one template message to the whole list; Blip fans it out to every member.
+
+        The id is deterministic per task instance: a retry finds the message Blip already has
+        (by its notifications) and does not send to the whole list again.
+        """
         spec = spec_from_args(template_name=self.template_name or "", language=self.language, body=self.body)
         spec.validate()
         content = render_content(spec, {})
-        message_id = self.hook.send_message(
-            self.address, "application/json", content, metadata={"#message.replaceVariables": "true"}
+        ti = context["ti"]
+        mid = message_id(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=-1 if ti.map_index is None else ti.map_index,
+            recipient=self.address,
+            template=spec.name,
         )
-        return {"list": self.address, "message_id": message_id}
+        if not (ti.try_number > 1 and self.hook.get_notifications(mid)):
+            self.hook.send_message(
+                self.address,
+                "application/json",
+                content,
+                envelope_id=mid,
+                metadata={"#message.replaceVariables": "true"},
+            )
+        return {"list": self.address, "message_id": mid}
 
 
 def members(hook: BlipHook, address: str, *, page_size: int = 1000) -> Iterator[str]:

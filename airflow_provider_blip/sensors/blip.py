@@ -41,9 +41,9 @@ class BlipMessageStatusSensor(BaseSensorOperator):
     :param blip_conn_id: the Blip connection. (templated)
     :param max_failed_ratio: share of messages that may end ``failed`` before the task fails.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
-    :return: the result rows with each message's final ``status`` (``accepted``,
-        ``dispatched``, ``received``, ``consumed``, ``failed`` or ``unknown``) and, for
-        failures, Blip's ``reason`` and ``code``.
+    :return: the result rows with each message's final ``status`` (the target or beyond,
+        or ``failed``) and, for failures, Blip's ``reason`` and ``code``. A message with no
+        notification yet keeps the sensor waiting; past ``timeout`` the task fails.
     """
 
     template_fields = ("messages", "target", "blip_conn_id")

@@ -19,8 +19,9 @@ POSTMASTER_CRM = "postmaster@crm.msging.net"
 WHATSAPP_DOMAIN = "wa.gw.msging.net"
 BROADCAST_DOMAIN = "broadcast.msging.net"
 
-# SDKPY's build_uri quotes every segment but puts `$` and `'` back so OData queries survive.
-_QUERY_SAFE = "$'(),"
+# SDKPY's build_uri quotes every segment but puts `$` and `'` back so OData queries survive;
+# commas go as %2C, as the DOCS and help-centre filters write them (blip-api.md §6).
+_QUERY_SAFE = "$'()"
 
 
 class Command(TypedDict):

@@ -114,7 +114,7 @@ class TestCommands:
 
     def test_odata_query_keeps_dollar_and_quotes(self):
         uri = lime.with_query("/contacts", {"$filter": "(substringof('WhatsApp',source))", "x": None})
-        assert uri == "/contacts?$filter=(substringof('WhatsApp',source))"
+        assert uri == "/contacts?$filter=(substringof('WhatsApp'%2Csource))"
 
     def test_whatsapp_lookup_uri_requires_plus(self):
         assert lime.whatsapp_account_uri("+5531988887777").endswith("/accounts/%2B5531988887777")

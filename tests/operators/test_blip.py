@@ -239,3 +239,8 @@ class TestSetContext:
 def test_results_are_json_serializable(blip_conn, context):
     recipients = verified(blip_conn, context, [{"phone": ANA, "name": "Zoë 🎉"}, {"phone": "x"}])
     json.dumps(send(recipients, body_columns=["name"]).execute(context))
+
+
+def test_required_columns_as_a_string_is_refused(blip_conn, context):
+    with pytest.raises(ValueError, match="required_columns must be a list"):
+        verify([{"phone": ANA, "name": "Ana"}], required_columns="name").execute(context)

@@ -90,3 +90,21 @@ def test_survey_reads_past_the_filtered_limit(blip_conn, context):
     uris = [r.envelope["uri"] for r in blip_conn.records("commands")]
     assert any("lastmessagedate" in u for u in uris), "windows were used after the limit"
     assert all(r.outcome == "ok" for r in blip_conn.records("commands"))
+
+
+def test_sync_refuses_to_empty_a_list(blip_conn, context):
+    from airflow_provider_blip.exceptions import BlipConfigError
+
+    list_op("add", recipients=[A]).execute(context)
+    with pytest.raises(BlipConfigError, match="remove every member"):
+        list_op("sync", recipients=[{"row": 1, "phone": "1", "status": "invalid_number"}]).execute(context)
+    assert current_members() == [A]
+
+
+def test_list_send_is_not_repeated_on_retry(blip_conn, context):
+    from tests.operators.conftest import make_context
+
+    first = list_op("send_template", template_name="promo").execute(context)
+    again = list_op("send_template", template_name="promo").execute(make_context(try_number=2))
+    assert again["message_id"] == first["message_id"]
+    assert len(blip_conn.records("messages")) == 1
