@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 
@@ -48,3 +49,16 @@ def blip_conn(emulator, monkeypatch):
         connection_json(emulator, messages_per_second=0, commands_per_second=0, notifications_per_second=0),
     )
     return emulator
+
+
+def make_context(try_number: int = 1, map_index: int = -1) -> dict:
+    """The part of a task context the Blip operators read: the task instance's identity."""
+    ti = SimpleNamespace(
+        dag_id="dag", run_id="run-1", task_id="task", map_index=map_index, try_number=try_number
+    )
+    return {"ti": ti}
+
+
+@pytest.fixture
+def context():
+    return make_context()

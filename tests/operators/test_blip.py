@@ -13,8 +13,7 @@ from airflow_provider_blip.operators.blip import (
     BlipVerifyContactOperator,
 )
 from airflow_provider_blip.utils.ids import message_id
-from tests.conftest import TEST_KEY, connection_json
-from tests.operators.conftest import make_context
+from tests.conftest import TEST_KEY, connection_json, make_context
 
 ANA = "+5511987654321"
 JOAO_LEGACY = "(31) 98888-7777"  # account 553188887777 (no ninth digit)

@@ -102,7 +102,7 @@ def test_sync_refuses_to_empty_a_list(blip_conn, context):
 
 
 def test_list_send_is_not_repeated_on_retry(blip_conn, context):
-    from tests.operators.conftest import make_context
+    from tests.conftest import make_context
 
     first = list_op("send_template", template_name="promo").execute(context)
     again = list_op("send_template", template_name="promo").execute(make_context(try_number=2))
