@@ -13,7 +13,6 @@ import pendulum
 from airflow.sdk import dag, task
 
 from airflow_provider_blip.hooks.blip import BlipHook
-from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.privacy import mask_phone
 
 DAG_ID = "blip_hello_whatsapp"
@@ -32,9 +31,7 @@ def blip_hello_whatsapp():
     @task(show_return_value_in_logs=False)
     def verify(params=None) -> str:
         hook = BlipHook()
-        account = hook.get_resource(lime.whatsapp_account_uri(params["phone"]), to=lime.POSTMASTER_WHATSAPP)[
-            "alternativeAccount"
-        ]
+        account = hook.get_whatsapp_account(params["phone"])  # may differ from the number
         print(f"{mask_phone(params['phone'])} is on WhatsApp as {mask_phone(account)}")
         return account
 

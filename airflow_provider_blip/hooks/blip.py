@@ -29,13 +29,14 @@ from airflow_provider_blip.exceptions import (
     command_error,
 )
 from airflow_provider_blip.utils import lime
+from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.connection import BlipConnectionConfig, parse_connection
 from airflow_provider_blip.utils.privacy import mask_identities
-from airflow_provider_blip.utils.ratelimit import RateLimiter, shared_limiter
+from airflow_provider_blip.utils.ratelimit import CHANNELS, RateLimiter, shared_limiter
 from airflow_provider_blip.utils.status import MessageStatus, reduce_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from requests.models import PreparedRequest
 
@@ -169,9 +170,16 @@ class BlipHook(BaseHook):
         """Return the pooled :class:`requests.Session`."""
         return self.session
 
+    @cached_property
+    def _limiters(self) -> dict[str, RateLimiter]:
+        # Looked up once per hook, not per request: the registry takes a global lock.
+        return {c: shared_limiter(self.config.scope, c, self.config.rates.get(c)) for c in CHANNELS}
+
     def limiter(self, channel: str) -> RateLimiter:
         """Return the process-wide rate limiter of ``channel`` for this bot."""
-        return shared_limiter(self.config.scope, channel, self.config.rates.get(channel))
+        if channel not in self._limiters:
+            raise ValueError(f"unknown Blip channel {channel!r}; expected one of {CHANNELS}")
+        return self._limiters[channel]
 
     # -- retry policy ----------------------------------------------------------------------
 
@@ -208,18 +216,19 @@ class BlipHook(BaseHook):
     # -- one request ------------------------------------------------------------------------
 
     def _post_once(self, path: str, envelope: dict[str, Any]) -> requests.Response:
-        self.limiter(_CHANNEL_OF_PATH[path]).acquire()
-        described = f"{path} {mask_identities(str(envelope.get('uri', envelope.get('to', ''))))}"
+        self._limiters[_CHANNEL_OF_PATH[path]].acquire()
         try:
             response = self.session.post(
                 self.config.base_url + path, json=envelope, timeout=self.config.timeout
             )
         except requests.Timeout:
+            described = _describe(path, envelope)
             raise BlipTimeoutError(
                 f"Blip did not answer {described} within {self.config.timeout}s", uri=described
             ) from None
         except requests.RequestException as exc:
             # `from None`: the requests exception may repeat the proxy URL; keep only its class.
+            described = _describe(path, envelope)
             raise BlipTransportError(
                 f"no answer from Blip for {described}: {type(exc).__name__}", uri=described
             ) from None
@@ -231,14 +240,14 @@ class BlipHook(BaseHook):
         self,
         path: str,
         envelope: dict[str, Any],
-        parse: Callable[[requests.Response | None], Any],
+        parse: Callable[[requests.Response], Any],
         landed: Callable[[], bool] | None = None,
     ) -> Any:
-        """POST one envelope under the retry policy.
+        """POST one envelope under the retry policy and return ``parse`` of the answer.
 
         :param landed: asked before a retry that follows an *ambiguous* failure (no answer,
             or a 5xx: Blip may have stored the envelope anyway); when it says the envelope
-            already landed, the retry is skipped instead of sending it twice.
+            already landed, the retry is skipped and ``None`` is returned.
         """
         attempts = 0
         ambiguous = False
@@ -250,7 +259,7 @@ class BlipHook(BaseHook):
                         self.log.info(
                             "Blip already has envelope %s: not sending it again", envelope.get("id")
                         )
-                        return parse(None)
+                        return None
                     try:
                         return parse(self._post_once(path, envelope))
                     except (BlipTransportError, BlipServerError):
@@ -289,9 +298,7 @@ class BlipHook(BaseHook):
             method, uri, to=to, content_type=content_type, resource=resource, envelope_id=envelope_id
         )
 
-        def parse(response: requests.Response | None) -> dict[str, Any]:
-            if response is None:  # pragma: no cover - commands are never skipped as landed
-                raise BlipTransportError(f"no answer to {method}")
+        def parse(response: requests.Response) -> dict[str, Any]:
             try:
                 body = response.json()
             except ValueError:
@@ -322,17 +329,24 @@ class BlipHook(BaseHook):
         *,
         envelope_id: str | None = None,
         metadata: dict[str, str] | None = None,
+        check_first: bool = False,
     ) -> str:
         """Send a message to ``/messages`` (Blip answers 202) and return its id.
 
         Delivery is reported later by notifications; read them with :meth:`get_notifications`.
+
+        :param check_first: look for the message's notifications before sending, and send
+            only when Blip has none: for a task retry that re-derives a deterministic id.
         """
         envelope = lime.message(to, content_type, content, envelope_id=envelope_id, metadata=metadata)
         message_id = envelope["id"]
+        if check_first and self.get_notifications(message_id):
+            return message_id
         # Blip documents no deduplication by id: after an ambiguous failure, look for the
         # message's notifications before sending it again (blip-api.md §10).
         landed = lambda: bool(self.get_notifications(message_id))  # noqa: E731
-        return str(self._post("/messages", dict(envelope), lambda _: message_id, landed=landed))
+        self._post("/messages", dict(envelope), lambda _: None, landed=landed)
+        return message_id
 
     def send_notification(
         self, to: str, event: str, *, envelope_id: str, reason: dict[str, Any] | None = None
@@ -354,6 +368,32 @@ class BlipHook(BaseHook):
         else the furthest of accepted < dispatched < received < consumed (blip-api.md §8).
         """
         return reduce_events(self.get_notifications(message_id))
+
+    def get_message_statuses(
+        self, message_ids: Iterable[str]
+    ) -> dict[str, tuple[str, dict[str, Any] | None]]:
+        """Read the status of many messages, ``concurrency`` at a time.
+
+        :return: message id -> (status value, failure reason or ``None``), JSON-friendly.
+        """
+
+        def read(message_id: str) -> tuple[str, tuple[str, dict[str, Any] | None]]:
+            status, reason = self.get_message_status(message_id)
+            return message_id, (status.value, reason)
+
+        return dict(bounded_map(read, message_ids, workers=self.config.concurrency))
+
+    def get_whatsapp_account(self, phone_e164: str) -> str | None:
+        """Look a number up on WhatsApp and return its ``alternativeAccount`` (blip-api.md §3).
+
+        The account can differ from the number (the Brazilian ninth digit): send to it.
+
+        :param phone_e164: the number with its leading ``+``.
+        :return: the account, or ``None`` when Blip answered without one.
+        :raises BlipNotFoundError: Blip answered reason 67 (no such WhatsApp account).
+        """
+        uri = lime.whatsapp_account_uri(phone_e164)
+        return (self.get_resource(uri, to=lime.POSTMASTER_WHATSAPP) or {}).get("alternativeAccount")
 
     # -- collections ------------------------------------------------------------------------
 
@@ -398,6 +438,11 @@ class BlipHook(BaseHook):
         except BlipError as exc:
             return False, f"Blip connection test failed: {exc}"
         return True, f"Connected to Blip at {self.config.base_url}"
+
+
+def _describe(path: str, envelope: dict[str, Any]) -> str:
+    # Only built when a request fails: the masking regex stays off the success path.
+    return f"{path} {mask_identities(str(envelope.get('uri', envelope.get('to', ''))))}"
 
 
 def _reached_total(resource: Any, seen: int) -> bool:

@@ -10,10 +10,9 @@ from airflow.sdk import BaseNotifier
 
 from airflow_provider_blip.exceptions import BlipError
 from airflow_provider_blip.hooks.blip import BlipHook
-from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.phone import InvalidPhoneNumber, parse_phone
 from airflow_provider_blip.utils.privacy import mask_phone
-from airflow_provider_blip.utils.templates import render_content, spec_from_args
+from airflow_provider_blip.utils.templates import literal_content
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,9 +61,7 @@ class BlipNotifier(BaseNotifier):
         return BlipHook(self.blip_conn_id)
 
     def notify(self, context: Context) -> None:
-        spec = spec_from_args(template_name=self.template_name, language=self.language, body=self.body)
-        spec.validate()
-        content = render_content(spec, {})
+        content = literal_content(template_name=self.template_name, language=self.language, body=self.body)
         numbers = [self.to] if isinstance(self.to, str) else list(self.to)
         sent = 0
         for raw in numbers:
@@ -75,11 +72,11 @@ class BlipNotifier(BaseNotifier):
     def _send_one(self, raw: str, content: dict[str, Any]) -> bool:
         try:
             phone = parse_phone(raw, self.default_region)
-            account = self.hook.get_resource(lime.whatsapp_account_uri(phone), to=lime.POSTMASTER_WHATSAPP)[
-                "alternativeAccount"
-            ]
+            account = self.hook.get_whatsapp_account(phone)
+            if not account:
+                raise BlipError("Blip returned no alternativeAccount")
             message_id = self.hook.send_message(account, "application/json", content)
-        except (InvalidPhoneNumber, BlipError, KeyError, TypeError) as exc:
+        except (InvalidPhoneNumber, BlipError) as exc:
             self.log.warning("Blip alert to %s not sent: %s", mask_phone(raw), exc)
             return False
         self.log.info("Blip alert sent to %s (message %s)", mask_phone(raw), message_id)

@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_blip.exceptions import BlipAuthError, BlipCommandError, BlipConfigError, BlipError
 from airflow_provider_blip.hooks.blip import BlipHook
+from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.results import (
     FAILED_STATUSES,
     RecipientStatus,
@@ -18,7 +19,7 @@ from airflow_provider_blip.utils.results import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 #: Errors that are about the whole job, not one recipient: they fail the task at once.
 FATAL_ERRORS: tuple[type[BaseException], ...] = (BlipAuthError, BlipConfigError)
@@ -87,10 +88,8 @@ class BlipBatchOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not 0 <= max_failed_ratio <= 1:
-            raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio!r}")
         self.blip_conn_id = blip_conn_id
-        self.max_failed_ratio = max_failed_ratio
+        self.max_failed_ratio = check_ratio(max_failed_ratio)
 
     @cached_property
     def hook(self) -> BlipHook:
@@ -102,13 +101,49 @@ class BlipBatchOperator(BaseOperator):
     ) -> list[dict[str, Any]]:
         """Log every recipient's outcome (masked), apply the failure policy, return ``results``.
 
-        :param acted: the rows this step worked on; the failure ratio is taken over them, so
-            rows that failed an earlier step are not counted twice. Default: all rows.
+        :param acted: the rows this step worked on. Default: all rows.
         """
-        self.log.info("Blip %s: %s", self.step, summarize(results))
-        failed = [r for r in (acted if acted is not None else results) if r.get("status") in FAILED_STATUSES]
-        if failed:
-            self.log.warning("Blip %s failures:\n%s", self.step, masked_table(failed, limit=50))
-        summary = summarize(acted if acted is not None else results)
-        check_failure_ratio(summary, max_failed_ratio=self.max_failed_ratio, step=self.step)
-        return results
+        return apply_failure_policy(
+            self.log, self.step, results, results if acted is None else acted, self.max_failed_ratio
+        )
+
+    def run_each(
+        self,
+        records: list[dict[str, Any]],
+        apply: Callable[[dict[str, Any]], dict[str, Any]],
+        eligible: Callable[[Mapping[str, Any]], bool],
+    ) -> list[dict[str, Any]]:
+        """Apply ``apply`` to the eligible rows in parallel, pass the others through, finish."""
+        flags = [eligible(r) for r in records]
+        step = lambda pair: apply(pair[0]) if pair[1] else pair[0]  # noqa: E731
+        results = list(
+            bounded_map(step, zip(records, flags, strict=True), workers=self.hook.config.concurrency)
+        )
+        return self.finish(results, [r for r, flag in zip(results, flags, strict=True) if flag])
+
+
+def check_ratio(max_failed_ratio: float) -> float:
+    """Refuse a ``max_failed_ratio`` outside [0, 1] when the task is defined, not when it runs."""
+    if not 0 <= max_failed_ratio <= 1:
+        raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio!r}")
+    return max_failed_ratio
+
+
+def apply_failure_policy(
+    log: Any,  # the task's logger (Airflow's structlog-backed one, not a logging.Logger)
+    step: str,
+    results: list[dict[str, Any]],
+    acted: list[dict[str, Any]],
+    max_failed_ratio: float,
+) -> list[dict[str, Any]]:
+    """Log a step's outcome (numbers masked) and raise when too many of ``acted`` failed.
+
+    The ratio is over the rows the step worked on, so rows that failed an earlier step
+    are not counted twice.
+    """
+    log.info("Blip %s: %s", step, summarize(results))
+    failed = [r for r in acted if r.get("status") in FAILED_STATUSES]
+    if failed:
+        log.warning("Blip %s failures:\n%s", step, masked_table(failed, limit=50))
+    check_failure_ratio(summarize(acted), max_failed_ratio=max_failed_ratio, step=step)
+    return results

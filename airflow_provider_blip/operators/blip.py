@@ -15,7 +15,7 @@ from airflow_provider_blip.operators._batch import (
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.audience import Recipient, Rejected, parse_audience
 from airflow_provider_blip.utils.concurrency import bounded_map
-from airflow_provider_blip.utils.ids import message_id
+from airflow_provider_blip.utils.ids import task_message_id
 from airflow_provider_blip.utils.results import RecipientStatus, result
 from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, render_content, spec_from_args
 
@@ -89,10 +89,7 @@ class BlipVerifyContactOperator(BlipBatchOperator):
                 row=item.row, phone=item.phone, status=RecipientStatus.INVALID_VALUES, reason=reason
             )
         try:
-            account = (
-                self.hook.get_resource(lime.whatsapp_account_uri(item.phone), to=lime.POSTMASTER_WHATSAPP)
-                or {}
-            ).get("alternativeAccount")
+            account = self.hook.get_whatsapp_account(item.phone)
         except FATAL_ERRORS:
             raise
         except BlipNotFoundError as exc:
@@ -199,41 +196,24 @@ class BlipSendTemplateOperator(BlipBatchOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         spec = self.spec()
         ti = context["ti"]
-        id_parts = {
-            "dag_id": ti.dag_id,
-            "run_id": ti.run_id,
-            "task_id": ti.task_id,
-            "map_index": ti.map_index,
-        }
-        retrying = ti.try_number > 1
+        return self.run_each(
+            as_records(self.recipients),
+            lambda record: self._send(record, spec, ti),
+            lambda record: record.get("status") == RecipientStatus.VERIFIED,
+        )
 
-        def send(record: dict[str, Any]) -> dict[str, Any]:
-            if record.get("status") != RecipientStatus.VERIFIED:
-                return record
-            return self._send(record, spec, id_parts, retrying)
-
-        records = as_records(self.recipients)
-        results = list(bounded_map(send, records, workers=self.hook.config.concurrency))
-        acted = [
-            r
-            for r, before in zip(results, records, strict=True)
-            if before.get("status") == RecipientStatus.VERIFIED
-        ]
-        return self.finish(results, acted)
-
-    def _send(
-        self, record: dict[str, Any], spec: TemplateSpec, id_parts: dict[str, Any], retrying: bool
-    ) -> dict[str, Any]:
+    def _send(self, record: dict[str, Any], spec: TemplateSpec, ti: Any) -> dict[str, Any]:
         try:
             content = render_content(spec, record.get("values") or {})
         except (MissingValue, InvalidValue) as exc:
             reason = f"row {record.get('row')}: {exc}"
             return {**record, "status": RecipientStatus.INVALID_VALUES.value, "reason": reason}
-        mid = message_id(recipient=record["account"], template=spec.name, **id_parts)
+        mid = task_message_id(ti, recipient=record["account"], template=spec.name)
         try:
             # A retry of this task re-derives the same ids: what Blip already has is not resent.
-            if not (retrying and self.hook.get_notifications(mid)):
-                self.hook.send_message(record["account"], "application/json", content, envelope_id=mid)
+            self.hook.send_message(
+                record["account"], "application/json", content, envelope_id=mid, check_first=ti.try_number > 1
+            )
         except FATAL_ERRORS:
             raise
         except BlipError as exc:
@@ -317,15 +297,7 @@ class BlipSetContextOperator(BlipBatchOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         pairs = self.writes()
-
-        def apply(record: dict[str, Any]) -> dict[str, Any]:
-            return self._apply(record, pairs) if is_reachable(record) else record
-
-        records = as_records(self.recipients)
-        results = list(bounded_map(apply, records, workers=self.hook.config.concurrency))
-        return self.finish(
-            results, [r for r, before in zip(results, records, strict=True) if is_reachable(before)]
-        )
+        return self.run_each(as_records(self.recipients), lambda r: self._apply(r, pairs), is_reachable)
 
     def _apply(self, record: dict[str, Any], pairs: list[tuple[str, str | None]]) -> dict[str, Any]:
         identity = record["account"]

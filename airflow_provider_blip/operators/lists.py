@@ -23,9 +23,9 @@ from airflow_provider_blip.operators._batch import (
 )
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.concurrency import bounded_map
-from airflow_provider_blip.utils.ids import message_id
+from airflow_provider_blip.utils.ids import task_message_id
 from airflow_provider_blip.utils.results import RecipientStatus
-from airflow_provider_blip.utils.templates import render_content, spec_from_args
+from airflow_provider_blip.utils.templates import literal_content
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -129,12 +129,7 @@ class BlipDistributionListOperator(BlipBatchOperator):
         records = as_records(self.recipients)
         if self.action == "sync":
             return self.finish(self.sync(records))
-        apply = self._add if self.action == "add" else self._remove
-        step = lambda r: apply(r) if is_reachable(r) else r  # noqa: E731
-        results = list(bounded_map(step, records, workers=self.hook.config.concurrency))
-        return self.finish(
-            results, [r for r, before in zip(results, records, strict=True) if is_reachable(before)]
-        )
+        return self.run_each(records, self._add if self.action == "add" else self._remove, is_reachable)
 
     def create(self) -> None:
         """Create the list; a list that already exists is fine."""
@@ -229,26 +224,18 @@ class BlipDistributionListOperator(BlipBatchOperator):
         The id is deterministic per task instance: a retry finds the message Blip already has
         (by its notifications) and does not send to the whole list again.
         """
-        spec = spec_from_args(template_name=self.template_name or "", language=self.language, body=self.body)
-        spec.validate()
-        content = render_content(spec, {})
+        template_name = self.template_name or ""
+        content = literal_content(template_name=template_name, language=self.language, body=self.body)
         ti = context["ti"]
-        mid = message_id(
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            task_id=ti.task_id,
-            map_index=-1 if ti.map_index is None else ti.map_index,
-            recipient=self.address,
-            template=spec.name,
+        mid = task_message_id(ti, recipient=self.address, template=template_name)
+        self.hook.send_message(
+            self.address,
+            "application/json",
+            content,
+            envelope_id=mid,
+            metadata={"#message.replaceVariables": "true"},
+            check_first=ti.try_number > 1,
         )
-        if not (ti.try_number > 1 and self.hook.get_notifications(mid)):
-            self.hook.send_message(
-                self.address,
-                "application/json",
-                content,
-                envelope_id=mid,
-                metadata={"#message.replaceVariables": "true"},
-            )
         return {"list": self.address, "message_id": mid}
 
 

@@ -10,10 +10,13 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_blip.exceptions import BlipError
 from airflow_provider_blip.hooks.blip import BlipHook
-from airflow_provider_blip.operators._batch import DEFAULT_MAX_FAILED_RATIO, as_records
+from airflow_provider_blip.operators._batch import (
+    DEFAULT_MAX_FAILED_RATIO,
+    apply_failure_policy,
+    as_records,
+    check_ratio,
+)
 from airflow_provider_blip.triggers.blip import BlipMessageStatusTrigger, settled
-from airflow_provider_blip.utils.concurrency import bounded_map
-from airflow_provider_blip.utils.results import check_failure_ratio, masked_table, summarize
 from airflow_provider_blip.utils.status import TARGETS, MessageStatus
 
 if TYPE_CHECKING:
@@ -64,12 +67,10 @@ class BlipMessageStatusSensor(BaseSensorOperator):
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
         if self.timeout > NOTIFICATION_WINDOW.total_seconds():
             raise ValueError("timeout may not exceed 3 days: Blip keeps notifications for 3 days only")
-        if not 0 <= max_failed_ratio <= 1:
-            raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio!r}")
         self.messages = messages
         self.target = target
         self.blip_conn_id = blip_conn_id
-        self.max_failed_ratio = max_failed_ratio
+        self.max_failed_ratio = check_ratio(max_failed_ratio)
         self.deferrable = deferrable
 
     @cached_property
@@ -91,15 +92,11 @@ class BlipMessageStatusSensor(BaseSensorOperator):
         ]
         return as_records(rows)
 
-    def _statuses(self, ids: list[str]) -> dict[str, tuple[MessageStatus, dict[str, Any] | None]]:
-        read = lambda mid: (mid, self.hook.get_message_status(mid))  # noqa: E731
-        return dict(bounded_map(read, ids, workers=self.hook.config.concurrency))
-
     def poke(self, context: Context) -> PokeReturnValue:
         target = self._target()
         records = self._records()
-        ids = [r["message_id"] for r in records if r.get("message_id") and r.get("status") == "sent"]
-        statuses = {mid: (s.value, reason) for mid, (s, reason) in self._statuses(ids).items()}
+        ids = followed_ids(records)
+        statuses = self.hook.get_message_statuses(ids)
         pending = [mid for mid, (s, _) in statuses.items() if not settled(s, target)]
         self.log.info(
             "%d of %d messages settled (target %s)", len(ids) - len(pending), len(ids), target.value
@@ -113,11 +110,9 @@ class BlipMessageStatusSensor(BaseSensorOperator):
         first = self.poke(context)
         if first.is_done and first.xcom_value is not None:
             return self.finish(first.xcom_value)
-        records = self._records()
-        ids = [r["message_id"] for r in records if r.get("message_id") and r.get("status") == "sent"]
         self.defer(
             trigger=BlipMessageStatusTrigger(
-                message_ids=ids,
+                message_ids=followed_ids(self._records()),
                 target=self._target().value,
                 blip_conn_id=self.blip_conn_id,
                 poll_interval=self.poke_interval,
@@ -130,20 +125,19 @@ class BlipMessageStatusSensor(BaseSensorOperator):
         """Turn the trigger's event into the result rows (or the error it reports)."""
         if event.get("status") != "success":
             raise BlipError(f"waiting for Blip delivery failed: {event.get('message')}")
-        statuses = {mid: (s, reason) for mid, (s, reason) in event["statuses"].items()}
-        return self.finish(merge_statuses(self._records(), statuses))
+        return self.finish(merge_statuses(self._records(), event["statuses"]))
 
     def finish(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Log the delivery outcome (numbers masked) and apply the failure policy."""
-        self.log.info("Blip delivery: %s", summarize(results))
         # The ratio is over the messages waited on; rows that failed earlier steps were
         # already judged there.
         followed = [r for r in results if r.get("message_id") and r.get("status") in _DELIVERY]
-        failed = [r for r in followed if r.get("status") == MessageStatus.FAILED]
-        if failed:
-            self.log.warning("Failed deliveries:\n%s", masked_table(failed, limit=50))
-        check_failure_ratio(summarize(followed), max_failed_ratio=self.max_failed_ratio, step="delivery")
-        return results
+        return apply_failure_policy(self.log, "delivery", results, followed, self.max_failed_ratio)
+
+
+def followed_ids(records: list[dict[str, Any]]) -> list[str]:
+    """Return the ids of the messages the sensor waits on: those of rows still ``sent``."""
+    return [r["message_id"] for r in records if r.get("message_id") and r.get("status") == "sent"]
 
 
 def merge_statuses(

@@ -46,11 +46,6 @@ class BlipMessageStatusTrigger(BaseTrigger):
             },
         )
 
-    def _read(self, hook: BlipHook, pending: list[str]) -> dict[str, tuple[str, dict[str, Any] | None]]:
-        # The sync hook (its retry policy, limits and errors) runs in a thread: no blocking
-        # call on the triggerer's event loop.
-        return {mid: (s.value, reason) for mid in pending for s, reason in [hook.get_message_status(mid)]}
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         target = MessageStatus(self.target)
         hook = BlipHook(self.blip_conn_id)
@@ -58,7 +53,9 @@ class BlipMessageStatusTrigger(BaseTrigger):
         pending = list(self.message_ids)
         try:
             while True:
-                statuses.update(await asyncio.to_thread(self._read, hook, pending))
+                # The sync hook (its retry policy, limits and errors) runs in a thread: no
+                # blocking call on the triggerer's event loop.
+                statuses.update(await asyncio.to_thread(hook.get_message_statuses, pending))
                 pending = [m for m in pending if not settled(statuses[m][0], target)]
                 if not pending:
                     break

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 #: Namespace of every id this provider derives (a random UUID, drawn once for this project).
 NAMESPACE = uuid.UUID("df5dd5e4-0322-413e-b71a-d3e7965cd71c")
@@ -46,6 +47,18 @@ def message_id(
         "template": template,
     }
     return str(uuid.uuid5(NAMESPACE, _canonical(fields)))
+
+
+def task_message_id(ti: Any, *, recipient: str, template: str) -> str:
+    """Return :func:`message_id` for the running task instance ``ti`` (any try, same id)."""
+    return message_id(
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        map_index=-1 if ti.map_index is None else ti.map_index,
+        recipient=recipient,
+        template=template,
+    )
 
 
 def command_id(*parts: object) -> str:

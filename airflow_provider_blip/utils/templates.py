@@ -302,6 +302,15 @@ def render_content(spec: TemplateSpec, values: Mapping[str, Any]) -> dict[str, A
     return {"type": "template", "template": template}
 
 
+def literal_content(
+    *, template_name: str, language: str = "pt_BR", body: list[str | dict[str, str]] | None = None
+) -> dict[str, Any]:
+    """Validate and render a template whose values are all literals (no per-recipient column)."""
+    spec = spec_from_args(template_name=template_name, language=language, body=body)
+    spec.validate()
+    return render_content(spec, {})
+
+
 def spec_from_args(
     *,
     template_name: str,
