@@ -76,6 +76,11 @@ class BlipClient:
 
     def raw(self, data: bytes, quiet: float = 0.5) -> bytes:
         """Send raw bytes on a new connection; read until the server closes or is quiet for ``quiet`` s."""
+        return self.exchange(data, quiet)[0]
+
+    def exchange(self, data: bytes, quiet: float = 0.5) -> tuple[bytes, bool]:
+        """Like :meth:`raw`, and also tell whether the server closed the connection itself."""
+        closed = False
         with socket.create_connection((self.emulator.host, self.emulator.port), timeout=3) as sock:
             sock.sendall(data)
             chunks = []
@@ -83,9 +88,10 @@ class BlipClient:
             try:
                 while chunk := sock.recv(65536):
                     chunks.append(chunk)
+                closed = True  # recv returned b"": the server closed
             except TimeoutError:
                 pass
-        return b"".join(chunks)
+        return b"".join(chunks), closed
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import time
 import tracemalloc
 import types
 
@@ -282,7 +281,6 @@ def test_big_csv_is_streamed(big_csv):
     assert inspect.getgeneratorstate(rows) == inspect.GEN_CREATED
     size = big_csv.stat().st_size
     assert size > 3_000_000
-    started = time.perf_counter()
     # Trace memory over the first fifth only (tracing is slow): a reader that loaded the
     # file up front would already peak at its size there.
     tracemalloc.start()
@@ -302,16 +300,28 @@ def test_big_csv_is_streamed(big_csv):
         last = row
     assert count == ROWS
     assert last == {"phone": "+55 31 90009-9999", "name": f"Cliente {ROWS - 1}", "order": str(ROWS - 1)}
-    assert time.perf_counter() - started < 3
 
 
 def test_big_csv_parse_audience_is_lazy(big_csv):
-    started = time.perf_counter()
     out = parse_audience(big_csv)
     assert isinstance(out, types.GeneratorType)
     first = list(itertools.islice(out, 5))
     out.close()
     assert [o.row for o in first] == [1, 2, 3, 4, 5]
     assert first[0] == Recipient(row=1, phone="+5531900000000", values={"name": "Cliente 0", "order": "0"})
-    # Parsing 100,000 numbers takes seconds: reading the first five must not.
-    assert time.perf_counter() - started < 0.5
+
+
+def test_parse_audience_pulls_rows_only_as_asked():
+    pulled = 0
+
+    def source():
+        nonlocal pulled
+        for i in range(100_000):
+            pulled += 1
+            yield {"phone": f"+55319{i:08d}"}
+
+    out = parse_audience(source())
+    assert pulled == 0, "nothing is read before the first row is asked for"
+    first = list(itertools.islice(out, 5))
+    assert [o.row for o in first] == [1, 2, 3, 4, 5]
+    assert pulled == 5, "five rows asked, five rows read"
