@@ -4,26 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.exceptions import BlipError, BlipNotFoundError
-from airflow_provider_blip.operators._batch import (
-    FATAL_ERRORS,
-    BlipBatchOperator,
-    as_records,
-    failure_fields,
-    is_reachable,
-)
-from airflow_provider_blip.utils import lime
-from airflow_provider_blip.utils.audience import Recipient, Rejected, parse_audience
+from airflow_provider_blip.operators import _steps as steps
+from airflow_provider_blip.operators._batch import BlipBatchOperator, as_records, is_reachable
+from airflow_provider_blip.utils.audience import parse_audience
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.ids import task_message_id
-from airflow_provider_blip.utils.results import RecipientStatus, result
-from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, render_content, spec_from_args
+from airflow_provider_blip.utils.results import RecipientStatus
+from airflow_provider_blip.utils.templates import spec_from_args
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
 
+    from airflow_provider_blip.utils.audience import Recipient, Rejected
     from airflow_provider_blip.utils.templates import TemplateSpec
 
 
@@ -80,38 +74,7 @@ class BlipVerifyContactOperator(BlipBatchOperator):
         return self.finish(list(bounded_map(self._verify, rows, workers=workers)))
 
     def _verify(self, item: Recipient | Rejected) -> dict[str, Any]:
-        if isinstance(item, Rejected):
-            return result(row=item.row, phone=item.raw_phone, status=item.status, reason=item.reason)
-        missing = [c for c in self.required_columns or () if not str(item.values.get(c, "")).strip()]
-        if missing:
-            reason = f"row {item.row}: empty value in column(s) {', '.join(missing)}"
-            return result(
-                row=item.row, phone=item.phone, status=RecipientStatus.INVALID_VALUES, reason=reason
-            )
-        try:
-            account = self.hook.get_whatsapp_account(item.phone)
-        except FATAL_ERRORS:
-            raise
-        except BlipNotFoundError as exc:
-            return result(
-                row=item.row, phone=item.phone, status=RecipientStatus.NOT_ON_WHATSAPP, **failure_fields(exc)
-            )
-        except BlipError as exc:
-            return result(
-                row=item.row, phone=item.phone, status=RecipientStatus.LOOKUP_FAILED, **failure_fields(exc)
-            )
-        if not account:
-            reason = "Blip returned no alternativeAccount"
-            return result(
-                row=item.row, phone=item.phone, status=RecipientStatus.NOT_ON_WHATSAPP, reason=reason
-            )
-        return result(
-            row=item.row,
-            phone=item.phone,
-            status=RecipientStatus.VERIFIED,
-            account=account,
-            values=item.values,
-        )
+        return steps.verify(self.hook, item, self.required_columns)
 
 
 class BlipSendTemplateOperator(BlipBatchOperator):
@@ -203,27 +166,12 @@ class BlipSendTemplateOperator(BlipBatchOperator):
         )
 
     def _send(self, record: dict[str, Any], spec: TemplateSpec, ti: Any) -> dict[str, Any]:
-        try:
-            content = render_content(spec, record.get("values") or {})
-        except (MissingValue, InvalidValue) as exc:
-            reason = f"row {record.get('row')}: {exc}"
-            return {**record, "status": RecipientStatus.INVALID_VALUES.value, "reason": reason}
+        content = steps.render(record, spec)
+        if isinstance(content, str):
+            return {**record, "status": RecipientStatus.INVALID_VALUES.value, "reason": content}
         mid = task_message_id(ti, recipient=record["account"], template=spec.name)
-        try:
-            # A retry of this task re-derives the same ids: what Blip already has is not resent.
-            self.hook.send_message(
-                record["account"], "application/json", content, envelope_id=mid, check_first=ti.try_number > 1
-            )
-        except FATAL_ERRORS:
-            raise
-        except BlipError as exc:
-            return {
-                **record,
-                "status": RecipientStatus.SEND_FAILED.value,
-                "message_id": mid,
-                **failure_fields(exc),
-            }
-        return {**record, "status": RecipientStatus.SENT.value, "message_id": mid}
+        # A retry of this task re-derives the same ids: what Blip already has is not resent.
+        return steps.send(self.hook, record, content, mid, check_first=ti.try_number > 1)
 
 
 class BlipSetContextOperator(BlipBatchOperator):
@@ -278,19 +226,9 @@ class BlipSetContextOperator(BlipBatchOperator):
 
     def writes(self) -> list[tuple[str, str | None]]:
         """Return the (variable, value) pairs to apply in order; value ``None`` deletes."""
-        if bool(self.flow_id) != bool(self.state_id):
-            raise ValueError("flow_id and state_id go together: give both or neither")
-        pairs: list[tuple[str, str | None]] = []
-        if self.master_state:
-            if "@" not in self.master_state:
-                raise ValueError(
-                    f"master_state must be a bot identity like 'sub@msging.net', got {self.master_state!r}"
-                )
-            pairs.append(("master-state", self.master_state))  # before the state (router bots)
-        if self.flow_id and self.state_id:
-            pairs.append((f"stateid@{self.flow_id}", self.state_id))
-        pairs += [(name.lower(), str(value)) for name, value in (self.variables or {}).items()]
-        pairs += [(name.lower(), None) for name in self.delete or ()]
+        pairs = steps.context_writes(
+            self.flow_id, self.state_id, self.master_state, self.variables, self.delete
+        )
         if not pairs:
             raise ValueError("nothing to do: give flow_id and state_id, master_state, variables or delete")
         return pairs
@@ -300,22 +238,4 @@ class BlipSetContextOperator(BlipBatchOperator):
         return self.run_each(as_records(self.recipients), lambda r: self._apply(r, pairs), is_reachable)
 
     def _apply(self, record: dict[str, Any], pairs: list[tuple[str, str | None]]) -> dict[str, Any]:
-        identity = record["account"]
-        try:
-            for name, value in pairs:  # in order: master-state must land before the state
-                uri = lime.path("contexts", identity, name)
-                if value is None:
-                    self._delete(uri)
-                else:
-                    self.hook.send_command("set", uri, content_type="text/plain", resource=value)
-        except FATAL_ERRORS:
-            raise
-        except BlipError as exc:
-            return {**record, "status": RecipientStatus.CONTEXT_FAILED.value, **failure_fields(exc)}
-        return {**record, "status": RecipientStatus.CONTEXT_SET.value}
-
-    def _delete(self, uri: str) -> None:
-        try:
-            self.hook.send_command("delete", uri)
-        except BlipNotFoundError:
-            pass  # already absent: deleting is idempotent (SDKCS ExtensionContext does the same)
+        return steps.set_context(self.hook, record, pairs)

@@ -1,0 +1,150 @@
+"""One recipient through one step (verify, send, move in the flow): shared by every operator.
+
+The thin operators run one step over a batch; ``BlipNotifyOperator`` (operators/notify.py)
+runs all three per recipient so the steps overlap. Both call these functions, so a recipient
+gets the same result row, with the same statuses, whichever path it took.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_blip.exceptions import (
+    BlipError,
+    BlipNotFoundError,
+    BlipServerError,
+    BlipTransportError,
+)
+from airflow_provider_blip.operators._batch import FATAL_ERRORS, failure_fields
+from airflow_provider_blip.utils import lime
+from airflow_provider_blip.utils.audience import Rejected
+from airflow_provider_blip.utils.results import RecipientStatus, result
+from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, render_content
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow_provider_blip.hooks.blip import BlipHook
+    from airflow_provider_blip.utils.audience import Recipient
+    from airflow_provider_blip.utils.templates import TemplateSpec
+
+#: Failures after which Blip may or may not hold the message: a retry must ask Blip first.
+AMBIGUOUS_ERRORS: tuple[type[BlipError], ...] = (BlipTransportError, BlipServerError)
+
+
+def verify(
+    hook: BlipHook, item: Recipient | Rejected, required_columns: Sequence[str] | None
+) -> dict[str, Any]:
+    """Look one audience row up on WhatsApp; return its result row (``verified`` or why not)."""
+    if isinstance(item, Rejected):
+        return result(row=item.row, phone=item.raw_phone, status=item.status, reason=item.reason)
+    missing = [c for c in required_columns or () if not str(item.values.get(c, "")).strip()]
+    if missing:
+        reason = f"row {item.row}: empty value in column(s) {', '.join(missing)}"
+        return result(row=item.row, phone=item.phone, status=RecipientStatus.INVALID_VALUES, reason=reason)
+    try:
+        account = hook.get_whatsapp_account(item.phone)
+    except FATAL_ERRORS:
+        raise
+    except BlipNotFoundError as exc:
+        return result(
+            row=item.row, phone=item.phone, status=RecipientStatus.NOT_ON_WHATSAPP, **failure_fields(exc)
+        )
+    except BlipError as exc:
+        return result(
+            row=item.row, phone=item.phone, status=RecipientStatus.LOOKUP_FAILED, **failure_fields(exc)
+        )
+    if not account:
+        reason = "Blip returned no alternativeAccount"
+        return result(row=item.row, phone=item.phone, status=RecipientStatus.NOT_ON_WHATSAPP, reason=reason)
+    return result(
+        row=item.row, phone=item.phone, status=RecipientStatus.VERIFIED, account=account, values=item.values
+    )
+
+
+def render(record: dict[str, Any], spec: TemplateSpec) -> dict[str, Any] | str:
+    """Return the template content for a verified row, or the reason it cannot be rendered."""
+    try:
+        return render_content(spec, record.get("values") or {})
+    except (MissingValue, InvalidValue) as exc:
+        return f"row {record.get('row')}: {exc}"
+
+
+def send(
+    hook: BlipHook,
+    record: dict[str, Any],
+    content: dict[str, Any],
+    message_id: str,
+    *,
+    check_first: bool,
+    ambiguous_status: RecipientStatus = RecipientStatus.SEND_FAILED,
+) -> dict[str, Any]:
+    """Send the rendered template to a verified row's account under a deterministic id.
+
+    :param check_first: ask Blip whether it already has ``message_id`` before sending (a
+        retry that may have sent it before dying).
+    :param ambiguous_status: the status when retries ran out on a failure after which Blip may
+        hold the message anyway: ``unknown`` for callers that resolve it on their next try.
+    """
+    try:
+        hook.send_message(
+            record["account"], "application/json", content, envelope_id=message_id, check_first=check_first
+        )
+    except FATAL_ERRORS:
+        raise
+    except AMBIGUOUS_ERRORS as exc:
+        return {**record, "status": ambiguous_status.value, "message_id": message_id, **failure_fields(exc)}
+    except BlipError as exc:
+        status = RecipientStatus.SEND_FAILED.value
+        return {**record, "status": status, "message_id": message_id, **failure_fields(exc)}
+    return {**record, "status": RecipientStatus.SENT.value, "message_id": message_id}
+
+
+def context_writes(
+    flow_id: str | None,
+    state_id: str | None,
+    master_state: str | None,
+    variables: dict[str, Any] | None = None,
+    delete: Sequence[str] | None = None,
+) -> list[tuple[str, str | None]]:
+    """Return the (variable, value) pairs to apply in order; value ``None`` deletes."""
+    if bool(flow_id) != bool(state_id):
+        raise ValueError("flow_id and state_id go together: give both or neither")
+    pairs: list[tuple[str, str | None]] = []
+    if master_state:
+        if "@" not in master_state:
+            raise ValueError(
+                f"master_state must be a bot identity like 'sub@msging.net', got {master_state!r}"
+            )
+        pairs.append(("master-state", master_state))  # before the state (router bots)
+    if flow_id and state_id:
+        pairs.append((f"stateid@{flow_id}", state_id))
+    pairs += [(name.lower(), str(value)) for name, value in (variables or {}).items()]
+    pairs += [(name.lower(), None) for name in delete or ()]
+    return pairs
+
+
+def set_context(
+    hook: BlipHook, record: dict[str, Any], pairs: list[tuple[str, str | None]]
+) -> dict[str, Any]:
+    """Apply the context writes to a row's account, in order; return its result row."""
+    identity = record["account"]
+    try:
+        for name, value in pairs:  # in order: master-state must land before the state
+            uri = lime.path("contexts", identity, name)
+            if value is None:
+                _delete(hook, uri)
+            else:
+                hook.send_command("set", uri, content_type="text/plain", resource=value)
+    except FATAL_ERRORS:
+        raise
+    except BlipError as exc:
+        return {**record, "status": RecipientStatus.CONTEXT_FAILED.value, **failure_fields(exc)}
+    return {**record, "status": RecipientStatus.CONTEXT_SET.value}
+
+
+def _delete(hook: BlipHook, uri: str) -> None:
+    try:
+        hook.send_command("delete", uri)
+    except BlipNotFoundError:
+        pass  # already absent: deleting is idempotent (SDKCS ExtensionContext does the same)
