@@ -14,14 +14,19 @@ E.164 before anything is sent. Brazilian specifics handled here:
 from __future__ import annotations
 
 import decimal
+import functools
 import math
 import numbers
 import re
-
-import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, ValidationResult
+from typing import TYPE_CHECKING
 
 from airflow_provider_blip.exceptions import BlipConfigError
+
+if TYPE_CHECKING:
+    from phonenumbers import PhoneNumber
+
+# phonenumbers is imported inside the functions that use it, never at module level: it costs
+# ~23 ms, which every DAG file importing an operator would pay at parse time for nothing.
 
 # What spreadsheet exports and dataframes write in an empty cell.
 _EMPTY_MARKERS = frozenset({"", "nan", "none", "null", "nat", "<na>"})
@@ -30,21 +35,34 @@ _FLOAT_TEXT = re.compile(r"^\s*(\+?\d+)\.0*\s*$")
 # Digits behind an international call prefix written as `00`, with any punctuation.
 _DOUBLE_ZERO = re.compile(r"^\s*0\s*0[\s.\-()]*(\d[\d\s.\-()]*)$")
 
-_PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
-    NumberParseException.NOT_A_NUMBER: "not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
-}
-_POSSIBLE_REASONS = {
-    ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
-    ValidationResult.TOO_SHORT: "too short",
-    ValidationResult.TOO_LONG: "too long",
-    ValidationResult.INVALID_LENGTH: "wrong number of digits",
-}
-
 _BRAZIL = 55
+
+
+@functools.cache
+def _parse_reasons() -> dict[int, str]:
+    """Map phonenumbers' parse errors to reasons; built on first use (see the import note)."""
+    from phonenumbers import NumberParseException
+
+    return {
+        NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+        NumberParseException.NOT_A_NUMBER: "not a phone number",
+        NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+        NumberParseException.TOO_SHORT_NSN: "too short",
+        NumberParseException.TOO_LONG: "too long",
+    }
+
+
+@functools.cache
+def _possible_reasons() -> dict[int, str]:
+    """Map phonenumbers' possibility checks to reasons; built on first use (see the import note)."""
+    from phonenumbers import ValidationResult
+
+    return {
+        ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
+        ValidationResult.TOO_SHORT: "too short",
+        ValidationResult.TOO_LONG: "too long",
+        ValidationResult.INVALID_LENGTH: "wrong number of digits",
+    }
 
 
 class InvalidPhoneNumber(ValueError):
@@ -67,6 +85,8 @@ def check_region(default_region: str) -> str:
 
     :param default_region: an ISO 3166 two-letter region code such as ``"BR"`` or ``"US"``.
     """
+    import phonenumbers
+
     region = default_region.strip().upper() if isinstance(default_region, str) else ""
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise BlipConfigError(
@@ -100,10 +120,12 @@ def _as_text(raw: object) -> str:
 
 
 def _parse(text: str, region: str) -> PhoneNumber:
+    import phonenumbers
+
     try:
         return phonenumbers.parse(text, region)
-    except NumberParseException as exc:
-        raise InvalidPhoneNumber(_PARSE_REASONS.get(exc.error_type, "not a phone number")) from None
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(_parse_reasons().get(exc.error_type, "not a phone number")) from None
 
 
 def _from_double_zero(text: str, region: str) -> PhoneNumber | None:
@@ -112,6 +134,8 @@ def _from_double_zero(text: str, region: str) -> PhoneNumber | None:
     ``00`` is the international prefix of most of the world, but regions whose prefix is not
     a bare ``00`` (Brazil dials out with a carrier code, ``0021``) parse it as a national number.
     """
+    import phonenumbers
+
     match = _DOUBLE_ZERO.match(text)
     if not match:
         return None
@@ -129,19 +153,24 @@ def _with_ninth_digit(number: PhoneNumber) -> PhoneNumber | None:
     with 9; eight-digit subscriber numbers starting with 6-9 can only be mobiles written the
     old way (landlines start with 2-5), so adding the 9 is safe and gives the current number.
     """
+    import phonenumbers
+
     national = str(number.national_number)
     if number.country_code != _BRAZIL or len(national) != 10 or national[2] not in "6789":
         return None
-    fixed = PhoneNumber(country_code=_BRAZIL, national_number=int(national[:2] + "9" + national[2:]))
+    with_ninth = int(national[:2] + "9" + national[2:])
+    fixed = phonenumbers.PhoneNumber(country_code=_BRAZIL, national_number=with_ninth)
     if phonenumbers.number_type(fixed) != phonenumbers.PhoneNumberType.MOBILE:
         return None
     return fixed if phonenumbers.is_valid_number(fixed) else None
 
 
 def _invalid_reason(number: PhoneNumber) -> str:
-    possible = phonenumbers.is_possible_number_with_reason(number)
-    if possible in _POSSIBLE_REASONS:
-        return _POSSIBLE_REASONS[possible]
+    import phonenumbers
+
+    reason = _possible_reasons().get(phonenumbers.is_possible_number_with_reason(number))
+    if reason is not None:
+        return reason
     if number.country_code == _BRAZIL and len(str(number.national_number)) in (8, 9):
         return "missing area code (DDD)"
     country_code = number.country_code or 0
@@ -162,6 +191,8 @@ def parse_phone(raw: object, default_region: str = "BR") -> str:
     :raises ValueError: (:class:`~airflow_provider_blip.exceptions.BlipConfigError`) when
         ``default_region`` is not a known region code.
     """
+    import phonenumbers
+
     region = check_region(default_region)
     text = _as_text(raw)
     try:
@@ -181,7 +212,7 @@ def parse_phone(raw: object, default_region: str = "BR") -> str:
     if number.extension:
         # E.164 has no room for an extension, and an extension cannot hold a WhatsApp account.
         raise InvalidPhoneNumber("has an extension")
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def dedupe_key(e164: str) -> int:
