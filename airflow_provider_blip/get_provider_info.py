@@ -32,6 +32,12 @@ CONN_FIELDS: dict[str, Any] = {
     "notifications_per_second": _number_field(
         "Notifications per second", "Your plan's notification throughput (paid: 100; free: 6). 0 = no limit."
     ),
+    "parallel_tasks": _number_field(
+        "Parallel tasks",
+        "How many tasks use this bot at once (give them an Airflow pool with as many slots): "
+        "each paces itself at the rates above divided by this. Default 1.",
+        1,
+    ),
     "proxy": {
         "label": "Proxy",
         "description": "Proxy URL for requests to Blip, e.g. http://proxy.internal:3128.",
@@ -62,6 +68,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_blip.operators.blip",
                     "airflow_provider_blip.operators.lists",
+                    "airflow_provider_blip.operators.notify",
                 ],
             }
         ],

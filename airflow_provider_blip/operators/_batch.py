@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_blip.exceptions import BlipAuthError, BlipCommandError, BlipConfigError, BlipError
 from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.utils.concurrency import bounded_map
+from airflow_provider_blip.utils.journal import read_results
 from airflow_provider_blip.utils.results import (
     FAILED_STATUSES,
     RecipientStatus,
@@ -17,6 +18,7 @@ from airflow_provider_blip.utils.results import (
     masked_table,
     summarize,
 )
+from airflow_provider_blip.utils.runfiles import storage_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -52,10 +54,18 @@ def failure_fields(exc: BlipError) -> dict[str, Any]:
 
 
 def as_records(recipients: Iterable[Any] | None) -> list[dict[str, Any]]:
-    """Accept upstream result rows, or bare WhatsApp identities, as result rows."""
+    """Accept upstream result rows, bare WhatsApp identities, or chunk outputs, as result rows.
+
+    A chunk output (``{"results": uri, ...}`` from ``BlipNotifyOperator``) stands for the
+    rows of its results file, read here.
+    """
+    if isinstance(recipients, dict) and "results" in recipients:
+        recipients = [recipients]  # one mapped chunk's output
     records = []
     for position, item in enumerate(recipients or [], start=1):
-        if isinstance(item, str):
+        if isinstance(item, dict) and "results" in item and "row" not in item:
+            records.extend(read_results(storage_path(item["results"])))
+        elif isinstance(item, str):
             records.append({"row": position, "phone": "", "account": item, "status": "verified"})
         elif isinstance(item, dict):
             records.append(dict(item))

@@ -16,7 +16,9 @@ from airflow_provider_blip.operators._batch import (
     as_records,
     check_ratio,
 )
-from airflow_provider_blip.triggers.blip import BlipMessageStatusTrigger, settled
+from airflow_provider_blip.triggers.blip import BlipMessageStatusTrigger, awaits_delivery, settled
+from airflow_provider_blip.utils.results import summarize
+from airflow_provider_blip.utils.runfiles import storage_path, write_jsonl
 from airflow_provider_blip.utils.status import TARGETS, MessageStatus
 
 if TYPE_CHECKING:
@@ -38,15 +40,19 @@ class BlipMessageStatusSensor(BaseSensorOperator):
 
     .. seealso:: docs/sensors/message_status.md
 
-    :param messages: result rows of :class:`BlipSendTemplateOperator` (rows with a
-        ``message_id``; the others are passed through), or message ids. (templated)
+    :param messages: what a send returned: result rows of :class:`BlipSendTemplateOperator`
+        (rows with a ``message_id``; the others are passed through) or message ids; or the
+        output of :class:`~airflow_provider_blip.operators.notify.BlipNotifyOperator` (one
+        chunk's ``{"results": uri, ...}``, e.g. through ``.expand()``), whose statuses then go
+        to a file next to the results and XCom gets its reference and counts. (templated)
     :param target: ``accepted``, ``received`` (default) or ``consumed`` (read). (templated)
     :param blip_conn_id: the Blip connection. (templated)
     :param max_failed_ratio: share of messages that may end ``failed`` before the task fails.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     :return: the result rows with each message's final ``status`` (the target or beyond,
-        or ``failed``) and, for failures, Blip's ``reason`` and ``code``. A message with no
-        notification yet keeps the sensor waiting; past ``timeout`` the task fails.
+        or ``failed``) and, for failures, Blip's ``reason`` and ``code`` (for a chunk:
+        ``{"delivery": uri, "counts": {...}}``). A message with no notification yet keeps the
+        sensor waiting; past ``timeout`` the task fails.
     """
 
     template_fields = ("messages", "target", "blip_conn_id")
@@ -72,6 +78,8 @@ class BlipMessageStatusSensor(BaseSensorOperator):
         self.blip_conn_id = blip_conn_id
         self.max_failed_ratio = check_ratio(max_failed_ratio)
         self.deferrable = deferrable
+        # Poke mode keeps its process between pokes: a settled message is never read again.
+        self._known: dict[str, tuple[str, dict[str, Any] | None]] = {}
 
     @cached_property
     def hook(self) -> BlipHook:
@@ -84,7 +92,13 @@ class BlipMessageStatusSensor(BaseSensorOperator):
             raise ValueError(f"target must be one of {[t.value for t in TARGETS]}, got {self.target!r}")
         return target
 
+    def _results_file(self) -> str | None:
+        chunk = self.messages
+        return str(chunk["results"]) if isinstance(chunk, dict) and "results" in chunk else None
+
     def _records(self) -> list[dict[str, Any]]:
+        if self._results_file() is not None:
+            return as_records([self.messages])
         items = self.messages if isinstance(self.messages, list) else [self.messages]
         rows = [
             {"row": i, "phone": "", "message_id": m, "status": "sent"} if isinstance(m, str) else m
@@ -96,23 +110,29 @@ class BlipMessageStatusSensor(BaseSensorOperator):
         target = self._target()
         records = self._records()
         ids = followed_ids(records)
-        statuses = self.hook.get_message_statuses(ids)
-        pending = [mid for mid, (s, _) in statuses.items() if not settled(s, target)]
+        unsettled = [m for m in ids if m not in self._known or not settled(self._known[m][0], target)]
+        self._known.update(self.hook.get_message_statuses(unsettled))
+        pending = [m for m in unsettled if not settled(self._known[m][0], target)]
         self.log.info(
             "%d of %d messages settled (target %s)", len(ids) - len(pending), len(ids), target.value
         )
         done = not pending
-        return PokeReturnValue(is_done=done, xcom_value=merge_statuses(records, statuses) if done else None)
+        return PokeReturnValue(
+            is_done=done, xcom_value=merge_statuses(records, self._known) if done else None
+        )
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return self.finish(super().execute(context))
         first = self.poke(context)
         if first.is_done and first.xcom_value is not None:
             return self.finish(first.xcom_value)
+        results = self._results_file()
         self.defer(
             trigger=BlipMessageStatusTrigger(
-                message_ids=followed_ids(self._records()),
+                # A chunk's trigger reads its ids from the file: its stored kwargs stay small.
+                message_ids=[] if results else followed_ids(self._records()),
+                results=[results] if results else None,
                 target=self._target().value,
                 blip_conn_id=self.blip_conn_id,
                 poll_interval=self.poke_interval,
@@ -121,23 +141,35 @@ class BlipMessageStatusSensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout),
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Turn the trigger's event into the result rows (or the error it reports)."""
         if event.get("status") != "success":
             raise BlipError(f"waiting for Blip delivery failed: {event.get('message')}")
         return self.finish(merge_statuses(self._records(), event["statuses"]))
 
-    def finish(self, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def finish(self, results: list[dict[str, Any]]) -> Any:
         """Log the delivery outcome (numbers masked) and apply the failure policy."""
         # The ratio is over the messages waited on; rows that failed earlier steps were
         # already judged there.
         followed = [r for r in results if r.get("message_id") and r.get("status") in _DELIVERY]
-        return apply_failure_policy(self.log, "delivery", results, followed, self.max_failed_ratio)
+        apply_failure_policy(self.log, "delivery", results, followed, self.max_failed_ratio)
+        source = self._results_file()
+        if source is None:
+            return results
+        return write_delivery(source, results)
+
+
+def write_delivery(results_uri: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Write a chunk's delivery statuses next to its results; return the reference and counts."""
+    source = storage_path(results_uri)
+    target = source.parent / f"delivery-{source.stem}.jsonl"
+    write_jsonl(target, rows)
+    return {"delivery": str(target), "rows": len(rows), "counts": summarize(rows)}
 
 
 def followed_ids(records: list[dict[str, Any]]) -> list[str]:
-    """Return the ids of the messages the sensor waits on: those of rows still ``sent``."""
-    return [r["message_id"] for r in records if r.get("message_id") and r.get("status") == "sent"]
+    """Return the ids of the messages the sensor waits on: sent, and not settled yet."""
+    return [r["message_id"] for r in records if awaits_delivery(r)]
 
 
 def merge_statuses(

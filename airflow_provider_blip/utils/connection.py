@@ -7,7 +7,8 @@ Connection fields (docs/connection.md):
 - ``host``: optional full base URL (scheme, host, port), e.g. the emulator's
   ``http://127.0.0.1:8080``; it wins over ``login``;
 - extras: ``timeout``, ``proxy``, ``max_retries``, ``concurrency`` and the plan's rates
-  ``messages_per_second``, ``commands_per_second``, ``notifications_per_second``.
+  ``messages_per_second``, ``commands_per_second``, ``notifications_per_second``, and
+  ``parallel_tasks`` (how many tasks share those rates at once).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ EXTRA_FIELDS = (
     "messages_per_second",
     "commands_per_second",
     "notifications_per_second",
+    "parallel_tasks",
 )
 
 
@@ -138,6 +140,25 @@ def _number(extras: dict[str, Any], name: str, conn_id: str, *, integer: bool = 
     return number
 
 
+def _rates(extras: dict[str, Any], conn_id: str) -> dict[str, float]:
+    """Each task's share of the plan: the channel rates divided by ``parallel_tasks``.
+
+    Tasks in several worker processes cannot share one in-memory limiter; each paces itself
+    at its share instead, and an Airflow pool with ``parallel_tasks`` slots makes sure no
+    more tasks than that use the bot at once (docs/performance.md).
+    """
+    tasks = _number(extras, "parallel_tasks", conn_id, integer=True)
+    tasks = 1 if tasks is None else tasks
+    if tasks < 1:
+        raise BlipConfigError(f"Blip connection {conn_id!r}: parallel_tasks must be at least 1")
+    rates = dict(PAID_PLAN_RATES)
+    for channel in PAID_PLAN_RATES:
+        rate = _number(extras, f"{channel}_per_second", conn_id)
+        if rate is not None:
+            rates[channel] = rate
+    return {channel: rate / tasks for channel, rate in rates.items()}
+
+
 def parse_connection(conn: Connection, **overrides: Any) -> BlipConnectionConfig:
     """Turn an Airflow connection into a :class:`BlipConnectionConfig`.
 
@@ -164,11 +185,7 @@ def parse_connection(conn: Connection, **overrides: Any) -> BlipConnectionConfig
         "concurrency": _number(extras, "concurrency", conn_id, integer=True),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
-    rates = dict(PAID_PLAN_RATES)
-    for channel in PAID_PLAN_RATES:
-        rate = _number(extras, f"{channel}_per_second", conn_id)
-        if rate is not None:
-            rates[channel] = rate
+    rates = _rates(extras, conn_id)
     if values.get("concurrency") == 0:
         raise BlipConfigError(f"Blip connection {conn_id!r}: concurrency must be at least 1")
     return BlipConnectionConfig(

@@ -1,4 +1,4 @@
-"""The run report of a notification job: one line per recipient, numbers masked (no I/O)."""
+"""The run report of a notification job, numbers masked (no I/O but the chunked report's reads)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,56 @@ def build_report(
     summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
     text = f"Blip notification run: {len(merged)} recipients ({summary})\n\n{render(merged)}"
     return text, counts
+
+
+#: Rows of a job report's table: the recipients who did not get the message, up to this many.
+REPORT_ROWS = 200
+
+
+def build_job_report(deliveries: Iterable[Mapping[str, Any] | None]) -> tuple[str, dict[str, int]]:
+    """Report a chunked run from its chunks' delivery references (reads their files).
+
+    The counts add up the chunks'; the table lists the recipients who did not end
+    delivered or read (first :data:`REPORT_ROWS`), numbers masked, and where every
+    recipient's line is.
+
+    :param deliveries: each chunk's ``{"delivery": uri, "counts": {...}}`` (``None`` for a
+        chunk whose wait was skipped).
+    """
+    from airflow_provider_blip.utils.runfiles import read_jsonl, storage_path
+
+    chunks = [d for d in deliveries if d]
+    counts: Counter[str] = Counter()
+    for chunk in chunks:
+        counts.update(chunk.get("counts") or {})
+    total = sum(counts.values())
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    rows: list[dict[str, Any]] = []
+    for chunk in chunks:
+        for row in read_jsonl(storage_path(chunk["delivery"])):
+            if len(rows) < REPORT_ROWS and row.get("status") not in _DELIVERED:
+                rows.append(_report_row(row))
+    rows.sort(key=lambda r: int(r["row"]))
+    files = "\n".join(f"  {c['delivery']}" for c in chunks)
+    text = (
+        f"Blip notification run: {total} recipients in {len(chunks)} chunks ({summary})\n\n"
+        f"Not delivered (first {REPORT_ROWS}):\n{render(rows)}\n\n"
+        f"Every recipient's result:\n{files}"
+    )
+    return text, dict(sorted(counts.items()))
+
+
+_DELIVERED = {"received", "consumed"}
+
+
+def _report_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    status = str(row.get("status", ""))
+    flow = status if status in _FLOW_STATUSES else "-"
+    return {
+        "row": row["row"],
+        "phone": row.get("phone", ""),
+        "status": status,
+        "flow": flow,
+        "list": "-",
+        "reason": str(row.get("reason") or ""),
+    }

@@ -84,11 +84,17 @@ def test_deferrable_defers_to_a_read_only_trigger_and_resumes(sent, context, bli
 
 def test_trigger_serializes_every_argument():
     trigger = BlipMessageStatusTrigger(
-        message_ids=["a"], target="received", blip_conn_id="c", poll_interval=7
+        message_ids=["a"], target="received", blip_conn_id="c", poll_interval=7, results=["file:///r.jsonl"]
     )
     path, kwargs = trigger.serialize()
     assert path == "airflow_provider_blip.triggers.blip.BlipMessageStatusTrigger"
-    assert kwargs == {"message_ids": ["a"], "target": "received", "blip_conn_id": "c", "poll_interval": 7}
+    assert kwargs == {
+        "message_ids": ["a"],
+        "target": "received",
+        "blip_conn_id": "c",
+        "poll_interval": 7,
+        "results": ["file:///r.jsonl"],
+    }
     assert BlipMessageStatusTrigger(**kwargs).serialize() == (path, kwargs)
 
 
