@@ -1,7 +1,10 @@
-"""The scheduled WhatsApp notification job: verify, send, redirect the flow, list, wait, report.
+"""The notification job one step per task: verify, send, redirect the flow, list, wait, report.
 
-Every day at 09:00 (America/Sao_Paulo) it reads an audience CSV (a ``phone`` column plus
-template values), looks every valid number up on WhatsApp, sends the approved template to
+The same job as ``blip_whatsapp_notifications``, written with the thin operators, each step
+a task whose result rows go through XCom: fine for small audiences (a few thousand rows) or
+to watch each step. For real audiences use ``blip_whatsapp_notifications`` (chunks, files,
+steps overlapping). Run by hand, it reads an audience CSV (a ``phone`` column plus template
+values), looks every valid number up on WhatsApp, sends the approved template to
 the account Blip returns, moves each user to a block of the bot's flow (setting the
 router's ``master-state`` first when given), optionally adds them to a distribution list,
 waits for delivery and reports what happened to every recipient, numbers masked.
@@ -26,13 +29,13 @@ from airflow_provider_blip.operators.lists import BlipDistributionListOperator
 from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
 from airflow_provider_blip.utils.report import build_report
 
-DAG_ID = "blip_whatsapp_notifications"
+DAG_ID = "blip_whatsapp_steps"
 SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv")
 
 
 @dag(
     dag_id=DAG_ID,
-    schedule="0 9 * * *",
+    schedule=None,  # run by hand: the scheduled job is blip_whatsapp_notifications
     start_date=pendulum.datetime(2026, 1, 1, tz="America/Sao_Paulo"),
     catchup=False,
     tags=["example", "blip"],
@@ -53,7 +56,7 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
         "default_region": Param("BR", type="string"),
     },
 )
-def blip_whatsapp_notifications():
+def blip_whatsapp_steps():
     # [START howto_operator_blip_verify]
     verify = BlipVerifyContactOperator(
         task_id="verify",
@@ -117,4 +120,4 @@ def blip_whatsapp_notifications():
     report(verify.output, send.output, redirect.output, add_to_list.output, delivered.output)
 
 
-blip_whatsapp_notifications()
+blip_whatsapp_steps()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -40,6 +41,7 @@ def test_dags_parse_without_network(monkeypatch):
         "blip_distribution_list_sync",
         "blip_on_call_alert",
         "blip_hello_whatsapp",
+        "blip_whatsapp_steps",
     } <= set(bag.dag_ids)
     main = bag.dags["blip_whatsapp_notifications"]
     assert main.timetable.expression == "0 9 * * *"
@@ -59,8 +61,59 @@ def test_dags_parse_without_network(monkeypatch):
 
 
 class TestNotificationJob:
+    """The scheduled job: split into chunks, one notify task per chunk, files behind XCom."""
+
     def test_default_run(self, dagbag, dag_emulator, capfd):
         dag_run = dagbag.get_dag("blip_whatsapp_notifications").test()
+        out, err = capfd.readouterr()
+        assert str(dag_run.state) == "success", task_states(dag_run)
+        sent = messages(dag_emulator)
+        accounts = [envelope["to"] for envelope in sent]
+        assert len(accounts) == len(set(accounts)) == 11, "one message per account"
+        assert ROW2_ACCOUNT in accounts and f"{ROW2_RAW}@wa.gw.msging.net" not in accounts
+        lookups = [c["uri"] for c in commands(dag_emulator, "get") if "accounts" in c["uri"]]
+        assert len(lookups) == len(set(lookups)) == 11, "one lookup per valid, distinct, complete row"
+        states = [c for c in commands(dag_emulator, "set") if "stateid%40notifications-flow" in c["uri"]]
+        assert len(states) == 11
+        reads = [c for c in commands(dag_emulator, "get") if c["uri"].startswith("/notifications")]
+        assert len(reads) == 11, "one status read per message: each had settled when first read"
+
+        report = xcom(dag_run, "report")
+        delivered = report.pop("received", 0) + report.pop("consumed", 0)
+        assert delivered == 10
+        assert report == {"duplicate": 1, "failed": 1, "invalid_number": 1, "invalid_values": 1}
+        assert "Blip notification run: 14 recipients in 1 chunks" in out
+        for raw in RAW_NUMBERS:
+            assert raw not in out + err
+        assert TEST_KEY not in out + err
+        # XCom carries references and counts only: no number, nothing big
+        for task_id in ("split", "notify", "wait_for_delivery", "report"):
+            value = json.dumps(xcom(dag_run, task_id))
+            assert len(value) < 2048, task_id
+            assert not any(raw in value for raw in RAW_NUMBERS), task_id
+
+    def test_router_and_list_run(self, dagbag, dag_emulator):
+        conf = {"master_state": "subbot@msging.net", "list_name": "clientes-vip"}
+        dag_run = dagbag.get_dag("blip_whatsapp_notifications").test(run_conf=conf)
+        assert str(dag_run.state) == "success", task_states(dag_run)
+        sets = [c["uri"] for c in commands(dag_emulator, "set") if c["uri"].startswith("/contexts/")]
+        for identity in {uri.split("/")[2] for uri in sets}:
+            mine = [uri.rsplit("/", 1)[1] for uri in sets if uri.split("/")[2] == identity]
+            assert mine == ["master-state", "stateid%40notifications-flow"], "master-state goes first"
+        added = [
+            r.envelope["resource"]
+            for r in dag_emulator.records("commands")
+            if r.envelope["uri"].endswith("/recipients") and r.outcome == "ok"
+        ]
+        assert ROW2_ACCOUNT in added
+        assert len(added) == len(set(added)) == 11
+
+
+class TestStepByStepJob:
+    """The same job with one thin operator per step (small audiences)."""
+
+    def test_default_run(self, dagbag, dag_emulator, capfd):
+        dag_run = dagbag.get_dag("blip_whatsapp_steps").test()
         out, err = capfd.readouterr()
         assert str(dag_run.state) == "success", task_states(dag_run)
         assert task_states(dag_run)["add_to_list"] == "skipped"
@@ -106,7 +159,7 @@ class TestNotificationJob:
 
     def test_router_and_list_run(self, dagbag, dag_emulator):
         conf = {"master_state": "subbot@msging.net", "list_name": "clientes-vip"}
-        dag_run = dagbag.get_dag("blip_whatsapp_notifications").test(run_conf=conf)
+        dag_run = dagbag.get_dag("blip_whatsapp_steps").test(run_conf=conf)
         assert str(dag_run.state) == "success", task_states(dag_run)
         sets = [c["uri"] for c in commands(dag_emulator, "set") if c["uri"].startswith("/contexts/")]
         for identity in {uri.split("/")[2] for uri in sets}:
