@@ -61,7 +61,7 @@ def as_records(recipients: Iterable[Any] | None) -> list[dict[str, Any]]:
     """
     if isinstance(recipients, dict) and "results" in recipients:
         recipients = [recipients]  # one mapped chunk's output
-    records = []
+    records: list[dict[str, Any]] = []
     for position, item in enumerate(recipients or [], start=1):
         if isinstance(item, dict) and "results" in item and "row" not in item:
             records.extend(read_results(storage_path(item["results"])))

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.exceptions import (
-    BlipError,
-    BlipNotFoundError,
-    BlipServerError,
-    BlipTransportError,
-)
+from airflow_provider_blip.exceptions import BlipError, BlipNotFoundError
 from airflow_provider_blip.operators._batch import FATAL_ERRORS, failure_fields
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.audience import Rejected
@@ -28,14 +23,25 @@ if TYPE_CHECKING:
     from airflow_provider_blip.utils.audience import Recipient
     from airflow_provider_blip.utils.templates import TemplateSpec
 
-#: Failures after which Blip may or may not hold the message: a retry must ask Blip first.
-AMBIGUOUS_ERRORS: tuple[type[BlipError], ...] = (BlipTransportError, BlipServerError)
+
+def _status_of(exc: BlipError, status: RecipientStatus, retryable_status: RecipientStatus | None) -> str:
+    # A failure the hook retried until it gave up (429, 5xx, no answer) is not final for a
+    # caller that resumes: it gets `retryable_status` and its next try does it again.
+    return (retryable_status if retryable_status is not None and exc.retryable else status).value
 
 
 def verify(
-    hook: BlipHook, item: Recipient | Rejected, required_columns: Sequence[str] | None
+    hook: BlipHook,
+    item: Recipient | Rejected,
+    required_columns: Sequence[str] | None,
+    *,
+    retryable_status: RecipientStatus | None = None,
 ) -> dict[str, Any]:
-    """Look one audience row up on WhatsApp; return its result row (``verified`` or why not)."""
+    """Look one audience row up on WhatsApp; return its result row (``verified`` or why not).
+
+    :param retryable_status: the status of a lookup whose retries ran out (default
+        ``lookup_failed``, final).
+    """
     if isinstance(item, Rejected):
         return result(row=item.row, phone=item.raw_phone, status=item.status, reason=item.reason)
     missing = [c for c in required_columns or () if not str(item.values.get(c, "")).strip()]
@@ -51,9 +57,8 @@ def verify(
             row=item.row, phone=item.phone, status=RecipientStatus.NOT_ON_WHATSAPP, **failure_fields(exc)
         )
     except BlipError as exc:
-        return result(
-            row=item.row, phone=item.phone, status=RecipientStatus.LOOKUP_FAILED, **failure_fields(exc)
-        )
+        status = _status_of(exc, RecipientStatus.LOOKUP_FAILED, retryable_status)
+        return result(row=item.row, phone=item.phone, status=status, **failure_fields(exc))
     if not account:
         reason = "Blip returned no alternativeAccount"
         return result(row=item.row, phone=item.phone, status=RecipientStatus.NOT_ON_WHATSAPP, reason=reason)
@@ -77,14 +82,15 @@ def send(
     message_id: str,
     *,
     check_first: bool,
-    ambiguous_status: RecipientStatus = RecipientStatus.SEND_FAILED,
+    retryable_status: RecipientStatus | None = None,
 ) -> dict[str, Any]:
     """Send the rendered template to a verified row's account under a deterministic id.
 
     :param check_first: ask Blip whether it already has ``message_id`` before sending (a
         retry that may have sent it before dying).
-    :param ambiguous_status: the status when retries ran out on a failure after which Blip may
-        hold the message anyway: ``unknown`` for callers that resolve it on their next try.
+    :param retryable_status: the status when the hook's retries ran out (429, 5xx, no
+        answer: after the last two Blip may hold the message anyway): ``unknown`` for callers
+        that resolve it on their next try; default ``send_failed``.
     """
     try:
         hook.send_message(
@@ -92,10 +98,8 @@ def send(
         )
     except FATAL_ERRORS:
         raise
-    except AMBIGUOUS_ERRORS as exc:
-        return {**record, "status": ambiguous_status.value, "message_id": message_id, **failure_fields(exc)}
     except BlipError as exc:
-        status = RecipientStatus.SEND_FAILED.value
+        status = _status_of(exc, RecipientStatus.SEND_FAILED, retryable_status)
         return {**record, "status": status, "message_id": message_id, **failure_fields(exc)}
     return {**record, "status": RecipientStatus.SENT.value, "message_id": message_id}
 
@@ -125,9 +129,17 @@ def context_writes(
 
 
 def set_context(
-    hook: BlipHook, record: dict[str, Any], pairs: list[tuple[str, str | None]]
+    hook: BlipHook,
+    record: dict[str, Any],
+    pairs: list[tuple[str, str | None]],
+    *,
+    retryable_status: RecipientStatus | None = None,
 ) -> dict[str, Any]:
-    """Apply the context writes to a row's account, in order; return its result row."""
+    """Apply the context writes to a row's account, in order; return its result row.
+
+    :param retryable_status: the status when the hook's retries ran out (default
+        ``context_failed``, final). Setting a context again is harmless.
+    """
     identity = record["account"]
     try:
         for name, value in pairs:  # in order: master-state must land before the state
@@ -139,7 +151,8 @@ def set_context(
     except FATAL_ERRORS:
         raise
     except BlipError as exc:
-        return {**record, "status": RecipientStatus.CONTEXT_FAILED.value, **failure_fields(exc)}
+        status = _status_of(exc, RecipientStatus.CONTEXT_FAILED, retryable_status)
+        return {**record, "status": status, **failure_fields(exc)}
     return {**record, "status": RecipientStatus.CONTEXT_SET.value}
 
 

@@ -291,9 +291,10 @@ class BlipNotifyOperator(BlipBatchOperator):
         if unknown:
             failed = sum(n for s, n in counts.items() if s in FAILED_STATUSES)
             raise BlipBatchError(
-                f"notify, chunk {index}: {messages} sent, {failed} failed, {unknown} unknown (Blip may or "
-                f"may not have those messages; the hook's retries ran out). Retry the task: it asks Blip "
-                f"about each unknown message before sending it. Per-recipient results: {path}",
+                f"notify, chunk {index}: {messages} sent, {failed} failed, {unknown} unknown (the hook's "
+                f"retries ran out on 429, 5xx or no answer: Blip may or may not have those messages). "
+                f"Retry the task: it resumes there and asks Blip about each unknown message before "
+                f"sending it. Per-recipient results: {path}",
                 summary=summary,
                 failed=failed + unknown,
                 total=sum(counts.values()),
@@ -374,10 +375,12 @@ class _ChunkRun:
             content,
             mid,
             check_first=self.progress.must_check(row),
-            ambiguous_status=RecipientStatus.UNKNOWN,
+            retryable_status=RecipientStatus.UNKNOWN,
         )
         if record["status"] == RecipientStatus.SENT.value and self.pairs:
-            record = steps.set_context(self.hook, record, self.pairs)
+            record = steps.set_context(
+                self.hook, record, self.pairs, retryable_status=RecipientStatus.UNKNOWN
+            )
         return _compact(record)
 
     def _account(self, row: int, line: dict[str, Any]) -> dict[str, Any]:
@@ -385,7 +388,7 @@ class _ChunkRun:
         if intent and intent.get("account"):  # looked up by an earlier try: no second lookup
             return {**line, "status": RecipientStatus.VERIFIED.value, "account": intent["account"]}
         recipient = Recipient(row, line["phone"], line.get("values") or {})
-        return steps.verify(self.hook, recipient, self.required)
+        return steps.verify(self.hook, recipient, self.required, retryable_status=RecipientStatus.UNKNOWN)
 
 
 def _compact(record: dict[str, Any]) -> dict[str, Any]:

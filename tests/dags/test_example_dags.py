@@ -70,7 +70,8 @@ class TestNotificationJob:
         sent = messages(dag_emulator)
         accounts = [envelope["to"] for envelope in sent]
         assert len(accounts) == len(set(accounts)) == 11, "one message per account"
-        assert ROW2_ACCOUNT in accounts and f"{ROW2_RAW}@wa.gw.msging.net" not in accounts
+        assert ROW2_ACCOUNT in accounts
+        assert f"{ROW2_RAW}@wa.gw.msging.net" not in accounts
         lookups = [c["uri"] for c in commands(dag_emulator, "get") if "accounts" in c["uri"]]
         assert len(lookups) == len(set(lookups)) == 11, "one lookup per valid, distinct, complete row"
         states = [c for c in commands(dag_emulator, "set") if "stateid%40notifications-flow" in c["uri"]]

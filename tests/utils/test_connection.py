@@ -142,3 +142,10 @@ def test_env_var_json_and_uri_forms(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_BLIP_ORG", f"blip://acme:{KEY.replace('=', '%3D')}@")
     config = parse_connection(BaseHook.get_connection("blip_org"))
     assert (config.base_url, config.key) == ("https://acme.http.msging.net", KEY)
+
+
+def test_parallel_tasks_share_the_plan():
+    config = parse_connection(conn(extra={"parallel_tasks": 4, "messages_per_second": 50}))
+    assert config.rates == {"messages": 12.5, "commands": 50.0, "notifications": 25.0}
+    with pytest.raises(BlipConfigError, match="parallel_tasks must be at least 1"):
+        parse_connection(conn(extra={"parallel_tasks": 0}))

@@ -1,0 +1,276 @@
+"""The chunked job: split, notify per chunk, resume after a crash, and exactly-once under faults.
+
+Counts come from what the emulator stored (``processed`` records), never from what the
+operator says about itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_blip.exceptions import BlipBatchError, BlipConfigError
+from airflow_provider_blip.operators.notify import BlipNotifyOperator, BlipSplitAudienceOperator
+from airflow_provider_blip.utils import journal, runfiles
+from airflow_provider_blip.utils.ids import message_id
+from tests.conftest import connection_json, make_context
+from tests.operators.notify_worker import FLOW, TEMPLATE
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def audience(n: int, start: int = 0) -> list[dict[str, str]]:
+    return [{"phone": f"+55119{i:08d}", "name": f"Cliente {i}"} for i in range(start, start + n)]
+
+
+def split(tmp_path, rows, run_id="run-1", **kwargs):
+    op = BlipSplitAudienceOperator(task_id="split", audience=rows, runs_path=str(tmp_path), **kwargs)
+    ctx = make_context()
+    ctx["ti"].run_id = run_id
+    return op.execute(ctx)
+
+
+def notify(chunk, try_number=1, run_id="run-1", **kwargs):
+    kwargs = {"max_failed_ratio": 1.0, **TEMPLATE, **FLOW, **kwargs}
+    op = BlipNotifyOperator(task_id="notify", chunk=chunk, **kwargs)
+    ctx = make_context(
+        try_number=try_number, map_index=chunk.get("index", 0) if isinstance(chunk, dict) else 0
+    )
+    ctx["ti"].run_id = run_id
+    ctx["ti"].task_id = "notify"
+    return op.execute(ctx)
+
+
+def stored_messages(emu):
+    """Messages Blip stored, per recipient account (a dropped-after-processing one counts)."""
+    per_account = collections.Counter(r.envelope["to"] for r in emu.records("messages") if r.processed)
+    return per_account
+
+
+def since(emu, mark, channel=None):
+    """Records that arrived after ``mark`` (a count of all records taken before)."""
+    return [r for r in emu.records()[mark:] if channel is None or r.channel == channel]
+
+
+def results(output):
+    return list(journal.read_results(runfiles.storage_path(output["results"])))
+
+
+class TestSplit:
+    def test_chunks_cover_every_row_once_and_report_bad_ones(self, tmp_path):
+        rows = audience(5) + [{"phone": "12", "name": "x"}, {"phone": "+5511900000001", "name": "dup"}]
+        chunks = split(tmp_path, rows, chunk_size=3)
+        assert [c["rows"] for c in chunks] == [3, 3, 1]
+        lines = [line for c in chunks for line in runfiles.read_jsonl(runfiles.storage_path(c["chunk"]))]
+        assert [line["row"] for line in lines] == list(range(1, 8))
+        assert lines[5]["status"] == "invalid_number"
+        assert lines[6]["status"] == "duplicate"
+        assert lines[6]["reason"] == "same number as row 2"
+        assert lines[0] == {"row": 1, "phone": "+5511900000000", "values": {"name": "Cliente 0"}}
+
+    def test_chunk_size_grows_to_stay_within_max_chunks(self, tmp_path):
+        chunks = split(tmp_path, audience(50), chunk_size=2, max_chunks=4)
+        assert len(chunks) == 4
+        assert sum(c["rows"] for c in chunks) == 50
+        assert len(json.dumps(chunks)) < 1024
+
+    def test_a_retried_split_reuses_its_chunks(self, tmp_path):
+        first = split(tmp_path, audience(10), chunk_size=4)
+        again = split(tmp_path, audience(3, start=100), chunk_size=1)  # the audience changed
+        assert again == first, "same chunks, so same map indexes and message ids"
+
+    def test_runs_do_not_share_files(self, tmp_path):
+        one = split(tmp_path, audience(2), run_id="manual__2026-11-21T09:00:00+00:00")
+        two = split(tmp_path, audience(2), run_id="scheduled__2026-11-21T09:00:00+00:00")
+        assert one[0]["chunk"] != two[0]["chunk"]
+        assert ":" not in one[0]["chunk"].split("://", 1)[1]
+
+    def test_chunk_size_must_be_positive(self):
+        with pytest.raises(ValueError, match="chunk_size"):
+            BlipSplitAudienceOperator(task_id="s", audience=[], chunk_size=0)
+
+
+class TestNotify:
+    def test_each_recipient_verified_sent_and_moved(self, blip_conn, tmp_path):
+        rows = audience(20) + [{"phone": "+5531988887777", "name": "Legacy"}, {"phone": "+5511911112222"}]
+        (chunk,) = split(tmp_path, rows)
+        output = notify(chunk)
+        assert output["counts"] == {"context_set": 21, "invalid_values": 1}
+        assert output["messages"] == 21
+        assert "+55" not in json.dumps(output), "no phone number in XCom"
+        sent = stored_messages(blip_conn)
+        assert len(sent) == 21
+        assert set(sent.values()) == {1}
+        assert "553188887777@wa.gw.msging.net" in sent, "the legacy account, not the raw number"
+        rows_by_number = {r["row"]: r for r in results(output)}
+        assert rows_by_number[21]["account"] == "553188887777@wa.gw.msging.net"
+        assert "values" not in rows_by_number[1], "template values stay in the chunk file"
+        assert rows_by_number[1]["message_id"] == message_id(
+            dag_id="dag",
+            run_id="run-1",
+            task_id="notify",
+            map_index=0,
+            recipient="5511900000000@wa.gw.msging.net",
+            template="order_update",
+        )
+        lookups = [r for r in blip_conn.records("commands") if "accounts" in r.envelope["uri"]]
+        assert len(lookups) == 21, "the row missing a template value was never looked up"
+
+    def test_router_master_state_goes_before_the_flow_state(self, blip_conn, tmp_path):
+        (chunk,) = split(tmp_path, audience(3))
+        notify(chunk, master_state="sub@msging.net")
+        sets = [r.envelope["uri"] for r in blip_conn.records("commands") if r.envelope["method"] == "set"]
+        for account in {uri.split("/")[2] for uri in sets}:
+            mine = [uri.rsplit("/", 1)[1] for uri in sets if uri.split("/")[2] == account]
+            assert mine == ["master-state", "stateid%40flow-1"]
+
+    def test_a_second_try_after_success_sends_nothing(self, blip_conn, tmp_path):
+        (chunk,) = split(tmp_path, audience(30))
+        notify(chunk)
+        before = len(blip_conn.records())
+        output = notify(chunk, try_number=2)
+        assert output["counts"] == {"context_set": 30}
+        assert len(blip_conn.records()) == before, "finished recipients cost no request"
+
+    def test_resume_checks_only_what_may_have_left(self, blip_conn, tmp_path):
+        (chunk,) = split(tmp_path, audience(10))
+        output = notify(chunk)
+        directory = runfiles.storage_path(output["results"]).parent
+        lines = list(runfiles.read_jsonl(journal.try_file(directory, 1)))
+        # Rewrite try 1's journal as if it had died: rows 1-4 done, rows 5-6 caught mid-send,
+        # rows 7-10 never started (their messages are at Blip only because try 1 really ran).
+        keep = [line for line in lines if line["row"] <= 4 or ("intent" in line and line["row"] <= 6)]
+        runfiles.write_jsonl(journal.try_file(directory, 1), keep)
+        mark = len(blip_conn.records())
+        output = notify(chunk, try_number=2)
+        assert output["counts"] == {"context_set": 10}
+        commands = [r.envelope["uri"] for r in since(blip_conn, mark, "commands")]
+        checks = [uri for uri in commands if uri.startswith("/notifications")]
+        assert len(checks) == 2, "only the two rows caught mid-send are checked"
+        resent = sorted(r.envelope["to"] for r in since(blip_conn, mark, "messages"))
+        assert resent == [f"55119{i:08d}@wa.gw.msging.net" for i in range(6, 10)], "only rows 7-10 go out"
+        assert sum("accounts" in uri for uri in commands) == 4, "the intent line kept rows 5-6's account"
+
+    def test_a_missing_earlier_journal_means_every_send_is_checked(self, blip_conn, tmp_path):
+        (chunk,) = split(tmp_path, audience(6))
+        output = notify(chunk)
+        directory = runfiles.storage_path(output["results"]).parent
+        journal.try_file(directory, 1).unlink()  # as if try 1 ran on another machine
+        mark = len(blip_conn.records())
+        notify(chunk, try_number=2)
+        checks = [
+            r for r in since(blip_conn, mark, "commands") if r.envelope["uri"].startswith("/notifications")
+        ]
+        assert len(checks) == 6
+        assert since(blip_conn, mark, "messages") == [], "Blip had every message: none sent again"
+
+    def test_unknown_sends_fail_the_task_with_counts_and_the_retry_resolves_them(
+        self, emulator, monkeypatch, tmp_path
+    ):
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_BLIP_DEFAULT",
+            connection_json(emulator, max_retries=0, messages_per_second=0, commands_per_second=0),
+        )
+        (chunk,) = split(tmp_path, audience(40))
+        emulator.configure(drop_after_rate=0.3, fault_channels=frozenset({"messages"}))
+        with pytest.raises(BlipBatchError, match=r"sent, 0 failed, \d+ unknown") as caught:
+            notify(chunk)
+        assert "Retry the task" in str(caught.value)
+        assert "try-1.jsonl" in str(caught.value)
+        emulator.configure(drop_after_rate=0.0)
+        output = notify(chunk, try_number=2)
+        assert output["counts"] == {"context_set": 40}
+        sent = stored_messages(emulator)
+        assert len(sent) == 40
+        assert set(sent.values()) == {1}, "the dropped-after ones were not resent"
+
+    def test_a_bad_chunk_reference_is_named(self, blip_conn):
+        with pytest.raises(BlipConfigError, match="chunk must be a reference"):
+            notify({"nope": 1})
+
+
+def run_worker(chunk_uri, run_id, try_number, env):
+    command = [sys.executable, "-m", "tests.operators.notify_worker", chunk_uri, run_id, str(try_number)]
+    return subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_retry_sends_each_message_exactly_once(emulator, tmp_path):
+    """2,000 recipients; the worker is killed 20 times at random points, then a retry finishes."""
+    rng = random.Random(20261121)
+    emulator.configure(latency=0.002)  # some requests are always in flight when the kill lands
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_BLIP_DEFAULT": connection_json(
+            emulator, messages_per_second=0, commands_per_second=0, notifications_per_second=0, concurrency=32
+        ),
+    }
+    (chunk,) = split(tmp_path, audience(2000), chunk_size=2000)
+    kills = 0
+    for try_number in range(1, 40):
+        worker = run_worker(chunk["chunk"], "run-1", try_number, env)
+        if kills < 20:
+            goal = len(stored_messages(emulator)) + rng.randint(1, 120)
+            while worker.poll() is None and len(stored_messages(emulator)) < goal:
+                time.sleep(0.002)
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGKILL)
+                kills += 1
+        worker.wait(timeout=300)
+        if worker.returncode == 0:
+            break
+    assert kills == 20
+    assert worker.returncode == 0, worker.stderr.read() if worker.stderr else ""
+    sent = stored_messages(emulator)
+    duplicates = {to: n for to, n in sent.items() if n > 1}
+    assert duplicates == {}
+    assert len(sent) == 2000, "missing recipients"
+
+
+@pytest.mark.slow
+def test_exactly_once_under_429_storms_5xx_and_dropped_connections(emulator, monkeypatch, tmp_path):
+    """10% 5xx, 5% drops before and 5% after processing, and a server limit below the client's pace."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BLIP_DEFAULT",
+        connection_json(
+            emulator,
+            messages_per_second=0,
+            commands_per_second=0,
+            notifications_per_second=0,
+            concurrency=64,
+            max_retries=3,
+        ),
+    )
+    emulator.configure(
+        error_rate=0.10,
+        drop_rate=0.05,
+        drop_after_rate=0.05,
+        rate_limits={"messages": 100, "commands": 200, "notifications": 100},
+    )
+    (chunk,) = split(tmp_path, audience(2000), chunk_size=2000)
+    output, failed_tries = None, []
+    for try_number in range(1, 8):
+        try:
+            output = notify(chunk, try_number=try_number)
+            break
+        except BlipBatchError as exc:  # unknown sends left: the next try resolves them
+            failed_tries.append(str(exc))
+    assert output is not None, failed_tries
+    assert all("unknown" in text for text in failed_tries)
+    stats = emulator.stats()
+    assert stats["refused"] > 0, "the server limit must have refused requests (429)"
+    assert stats["faults"]["error"] > 0
+    assert stats["faults"]["drop_after"] > 0
+    assert output["counts"] == {"context_set": 2000}
+    sent = stored_messages(emulator)
+    assert {to: n for to, n in sent.items() if n > 1} == {}, "duplicates"
+    assert len(sent) == 2000, "missing recipients"
