@@ -3,8 +3,9 @@
 The exactly-once tests start this with ``python -m tests.operators.notify_worker`` and kill
 it with SIGKILL at random moments; the connection comes from ``AIRFLOW_CONN_BLIP_DEFAULT``.
 
-Arguments: chunk URI, run id, try number. Exit code 0 when the try succeeded, 3 when it
-raised (the error goes to stderr), as a task runner would report it.
+Arguments: chunk URI, run id, try number, and optionally the map index (default 0). Exit
+code 0 when the try succeeded, 3 when it raised (the error goes to stderr), as a task runner
+would report it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ TEMPLATE = {"template_name": "order_update", "language": "pt_BR", "body_columns"
 FLOW = {"flow_id": "flow-1", "state_id": "block-1"}
 
 
-def main(chunk: str, run_id: str, try_number: int) -> int:
+def main(chunk: str, run_id: str, try_number: int, map_index: int = 0) -> int:
     from airflow_provider_blip.exceptions import BlipError
     from airflow_provider_blip.operators.notify import BlipNotifyOperator
 
-    ti = SimpleNamespace(dag_id="dag", run_id=run_id, task_id="notify", map_index=0, try_number=try_number)
+    ti = SimpleNamespace(
+        dag_id="dag", run_id=run_id, task_id="notify", map_index=map_index, try_number=try_number
+    )
     operator = BlipNotifyOperator(task_id="notify", chunk=chunk, max_failed_ratio=1.0, **TEMPLATE, **FLOW)
     try:
         operator.execute({"ti": ti})
@@ -31,4 +34,4 @@ def main(chunk: str, run_id: str, try_number: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    sys.exit(main(sys.argv[1], sys.argv[2], *(int(arg) for arg in sys.argv[3:5])))

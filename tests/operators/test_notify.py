@@ -198,8 +198,9 @@ class TestNotify:
             notify({"nope": 1})
 
 
-def run_worker(chunk_uri, run_id, try_number, env):
+def run_worker(chunk_uri, run_id, try_number, env, map_index=0):
     command = [sys.executable, "-m", "tests.operators.notify_worker", chunk_uri, run_id, str(try_number)]
+    command.append(str(map_index))
     return subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
 
 
@@ -274,3 +275,23 @@ def test_exactly_once_under_429_storms_5xx_and_dropped_connections(emulator, mon
     sent = stored_messages(emulator)
     assert {to: n for to, n in sent.items() if n > 1} == {}, "duplicates"
     assert len(sent) == 2000, "missing recipients"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("parallel_tasks", [2, 1])
+def test_parallel_chunks_share_one_budget(emulator, tmp_path, parallel_tasks):
+    """Two chunk tasks at once in two processes: with parallel_tasks=2 Blip never refuses one."""
+    emulator.configure(rate_limits={"messages": 50, "commands": 200, "notifications": 100})
+    conn = connection_json(emulator, parallel_tasks=parallel_tasks)  # the paid plan's rates
+    env = {**os.environ, "AIRFLOW_CONN_BLIP_DEFAULT": conn}
+    chunks = split(tmp_path, audience(240), chunk_size=120)
+    workers = [run_worker(c["chunk"], "run-1", 1, env, map_index=c["index"]) for c in chunks]
+    for worker in workers:
+        worker.wait(timeout=300)
+    assert [w.returncode for w in workers] == [0, 0]
+    assert len(stored_messages(emulator)) == 240
+    refused = emulator.stats()["refused"]
+    if parallel_tasks == 2:
+        assert refused == 0, "each task paced itself at half the plan"
+    else:
+        assert refused > 0, "two tasks at the full plan each go over it (the control case)"
