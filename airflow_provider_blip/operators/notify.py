@@ -12,16 +12,14 @@ by the sum of three stages. Results go to files; XCom carries references and cou
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_blip.exceptions import BlipBatchError, BlipConfigError
 from airflow_provider_blip.operators import _steps as steps
 from airflow_provider_blip.operators._batch import BlipBatchOperator
+from airflow_provider_blip.operators._chunk import ChunkRun
 from airflow_provider_blip.utils import journal, runfiles
 from airflow_provider_blip.utils.audience import Recipient, iter_rows, parse_audience
-from airflow_provider_blip.utils.concurrency import bounded_map
-from airflow_provider_blip.utils.ids import task_message_id
 from airflow_provider_blip.utils.results import (
     FAILED_STATUSES,
     RecipientStatus,
@@ -31,12 +29,12 @@ from airflow_provider_blip.utils.results import (
 from airflow_provider_blip.utils.templates import spec_from_args
 
 if TYPE_CHECKING:
+    from collections import Counter
     from collections.abc import Iterator, Sequence
 
     from airflow.sdk import Context, ObjectStoragePath
 
     from airflow_provider_blip.hooks.blip import BlipHook
-    from airflow_provider_blip.utils.templates import TemplateSpec
 
 #: Chunks per run unless ``max_chunks`` says otherwise: keeps the split's XCom (one
 #: reference per chunk) far below 64 KB and well inside ``[core] max_map_length``.
@@ -258,7 +256,7 @@ class BlipNotifyOperator(BlipBatchOperator):
                 "" if progress.trusted else " (an earlier journal is missing: every open send is checked)",
             )
         writer = journal.Writer(directory, ti.try_number)
-        run = _ChunkRun(self._hook(), spec, pairs, self.required_columns, progress, writer, ti)
+        run = ChunkRun(self._hook(), spec, pairs, self.required_columns, progress, writer, ti)
         try:
             counts = run.all(runfiles.read_jsonl(chunk_path), self._workers())
         finally:
@@ -319,78 +317,3 @@ def _chunk_ref(chunk: Any, map_index: int | None) -> tuple[ObjectStoragePath, in
         "chunk must be a reference from BlipSplitAudienceOperator or a chunk file URI, "
         f"got {type(chunk).__name__}"
     )
-
-
-class _ChunkRun:
-    """One try over one chunk: per-recipient pipeline, journal, counts and a failure sample."""
-
-    def __init__(
-        self,
-        hook: BlipHook,
-        spec: TemplateSpec,
-        pairs: list[tuple[str, str | None]],
-        required_columns: Sequence[str] | None,
-        progress: journal.Progress,
-        writer: journal.Writer,
-        ti: Any,
-    ) -> None:
-        self.hook = hook
-        self.spec = spec
-        self.pairs = pairs
-        self.required = required_columns if required_columns is not None else sorted(spec.columns())
-        self.progress = progress
-        self.writer = writer
-        self.ti = ti
-        self.failures: list[dict[str, Any]] = []
-
-    def all(self, lines: Iterator[dict[str, Any]], workers: int) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for record in bounded_map(self.one, lines, workers=workers):
-            counts[record["status"]] += 1
-            if record["status"] in FAILED_STATUSES and len(self.failures) < 50:
-                self.failures.append(record)
-        return counts
-
-    def one(self, line: dict[str, Any]) -> dict[str, Any]:
-        row = int(line["row"])
-        done = self.progress.done.get(row)
-        record = done if done is not None else self._run(row, line)
-        self.writer.result(record)
-        return record
-
-    def _run(self, row: int, line: dict[str, Any]) -> dict[str, Any]:
-        if "status" in line:  # rejected by the split: invalid number or duplicate
-            return {k: v for k, v in line.items() if k != "values"}
-        record = self._account(row, line)
-        if record.get("status") != RecipientStatus.VERIFIED.value:
-            return record
-        content = steps.render(record, self.spec)
-        if isinstance(content, str):
-            return _compact({**record, "status": RecipientStatus.INVALID_VALUES.value, "reason": content})
-        mid = task_message_id(self.ti, recipient=record["account"], template=self.spec.name)
-        self.writer.intent(row, record["account"], mid)  # before the request: a killed try leaves it
-        record = steps.send(
-            self.hook,
-            record,
-            content,
-            mid,
-            check_first=self.progress.must_check(row),
-            retryable_status=RecipientStatus.UNKNOWN,
-        )
-        if record["status"] == RecipientStatus.SENT.value and self.pairs:
-            record = steps.set_context(
-                self.hook, record, self.pairs, retryable_status=RecipientStatus.UNKNOWN
-            )
-        return _compact(record)
-
-    def _account(self, row: int, line: dict[str, Any]) -> dict[str, Any]:
-        intent = self.progress.in_flight.get(row)
-        if intent and intent.get("account"):  # looked up by an earlier try: no second lookup
-            return {**line, "status": RecipientStatus.VERIFIED.value, "account": intent["account"]}
-        recipient = Recipient(row, line["phone"], line.get("values") or {})
-        return steps.verify(self.hook, recipient, self.required, retryable_status=RecipientStatus.UNKNOWN)
-
-
-def _compact(record: dict[str, Any]) -> dict[str, Any]:
-    # Template values stay in the chunk file; results keep what the report and sensor need.
-    return {k: v for k, v in record.items() if k != "values"}
