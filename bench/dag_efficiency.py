@@ -20,10 +20,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,6 +65,7 @@ def records(url: str) -> list[dict[str, Any]]:
 
 def run(rows: int = 2000, latency: float = 0.1) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="blip-dag-bench-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     audience = harness.write_audience(home / "audience.csv", rows)
     with harness.Emulator("--latency", str(latency), "--rate-limit", "paid") as emu:
         env = {
@@ -86,10 +89,10 @@ def run(rows: int = 2000, latency: float = 0.1) -> dict[str, Any]:
         seen = records(emu.url)
         refused = emu.stats()["refused"]
     log = done.stdout + done.stderr
-    (home / "dags-test.log").write_text(log)
     times = task_times(log)
     if ("starting", "split", -1) not in times:
-        raise RuntimeError(f"airflow dags test exited {done.returncode}; see {home / 'dags-test.log'}")
+        sys.stderr.write(log[-5000:])
+        raise RuntimeError(f"airflow dags test exited {done.returncode}: no task started")
     start = times[("starting", "split", -1)]
     end = max(t for (event, task, _), t in times.items() if event == "end" and task == "notify")
     window = [r for r in seen if start.timestamp() <= r["received_at"] <= end.timestamp()]

@@ -106,16 +106,21 @@ def run(repeats: int = 15) -> dict[str, Any]:
     with_provider = [b["total_ms"] for _, b in pairs]
     heavy_before = {name for a, _ in pairs for name in a["heavy"]}
     heavy_after = {name for _, b in pairs for name in b["heavy"]}
+    in_process = round(statistics.median(b["provider_ms"] for _, b in pairs), 1)
     return {
         "name": "parse_cost",
         "baseline_ms": round(statistics.median(baselines), 1),
         "with_provider_ms": round(statistics.median(with_provider), 1),
         "added_ms": round(statistics.median(b["total_ms"] - a["total_ms"] for a, b in pairs), 1),
-        "in_process_added_ms": round(statistics.median(b["provider_ms"] for _, b in pairs), 1),
+        "in_process_added_ms": in_process,
         "goal_ms": GOAL_MS,
+        # Judged on the in-process time: the paired difference of two interpreter start-ups
+        # varies by more than the goal itself on a busy machine (it stays in the result).
+        "goal": {"in_process_added_ms": f"<= {GOAL_MS}"},
+        "met": in_process <= GOAL_MS and not (heavy_after - heavy_before),
         "heavy_modules_loaded": sorted(heavy_after - heavy_before),
         "repeats": repeats,
-        "command": f"python bench/parse_cost.py --repeats {repeats}",
+        "command": f".venv/bin/python bench/parse_cost.py --repeats {repeats}",
     }
 
 

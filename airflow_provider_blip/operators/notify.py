@@ -171,7 +171,7 @@ class BlipNotifyOperator(BlipBatchOperator):
     :param master_state: the router's sub-bot, set first. (templated)
     :param variables: more context variables to set. (templated)
     :param concurrency: recipients in flight. Default: enough for the connection's rates at
-        up to 0.5 s per request (16 to 256).
+        up to 0.5 s per request (16 to 256; 128 when a limit is off).
     :return: ``{"index", "results": uri, "rows", "messages", "counts"}``: no phone number.
     """
 
@@ -274,7 +274,7 @@ class BlipNotifyOperator(BlipBatchOperator):
             return self.concurrency
         rates = self.hook.config.rates
         if not rates.get("messages") or not rates.get("commands"):
-            return 256  # a channel without a limit: as many as one worker sustains
+            return 128  # no limit: more threads only fight over the GIL (docs/performance.md)
         return max(16, min(256, math.ceil(0.5 * (rates["messages"] + rates["commands"]))))
 
     def _finish(
