@@ -56,11 +56,20 @@ def _own_status(step_row: Mapping[str, Any] | None, own: tuple[str, ...]) -> str
     return str(status) if status in own else "-"
 
 
-def render(merged: list[dict[str, Any]]) -> str:
-    """Render merged rows as a fixed-width table, phone numbers masked."""
-    header = ("row", "phone", "status", "flow", "list", "reason")
+def render(merged: list[dict[str, Any]], columns: tuple[str, ...] = ("flow", "list")) -> str:
+    """Render merged rows as a fixed-width table, phone numbers masked.
+
+    :param columns: the step columns shown between ``status`` and ``reason``.
+    """
+    header = ("row", "phone", "status", *columns, "reason")
     lines = [
-        (str(r["row"]), mask_phone(r["phone"]), r["status"], r["flow"], r["list"], r["reason"][:80])
+        (
+            str(r["row"]),
+            mask_phone(r["phone"]),
+            r["status"],
+            *(str(r.get(c, "-")) for c in columns),
+            r["reason"][:80],
+        )
         for r in merged
     ]
     widths = [
@@ -118,7 +127,7 @@ def build_job_report(deliveries: Iterable[Mapping[str, Any] | None]) -> tuple[st
     files = "\n".join(f"  {c['delivery']}" for c in chunks)
     text = (
         f"Blip notification run: {total} recipients in {len(chunks)} chunks ({summary})\n\n"
-        f"Not delivered (first {REPORT_ROWS}):\n{render(rows)}\n\n"
+        f"Not delivered (first {REPORT_ROWS}):\n{render(rows, columns=())}\n\n"
         f"Every recipient's result:\n{files}"
     )
     return text, dict(sorted(counts.items()))
@@ -128,13 +137,9 @@ _DELIVERED = {"received", "consumed"}
 
 
 def _report_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    status = str(row.get("status", ""))
-    flow = status if status in _FLOW_STATUSES else "-"
     return {
         "row": row["row"],
         "phone": row.get("phone", ""),
-        "status": status,
-        "flow": flow,
-        "list": "-",
+        "status": str(row.get("status", "")),
         "reason": str(row.get("reason") or ""),
     }

@@ -295,3 +295,26 @@ def test_parallel_chunks_share_one_budget(emulator, tmp_path, parallel_tasks):
         assert refused == 0, "each task paced itself at half the plan"
     else:
         assert refused > 0, "two tasks at the full plan each go over it (the control case)"
+
+
+def test_the_sensor_follows_a_chunk_from_its_results_file(blip_conn, tmp_path):
+    from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
+
+    (chunk,) = split(tmp_path, audience(5) + [{"phone": "12", "name": "x"}])
+    output = notify(chunk)
+    sensor = BlipMessageStatusSensor(task_id="wait", messages=output, target="accepted", max_failed_ratio=1.0)
+    first = sensor.poke(make_context())
+    assert first.is_done
+    reads = [r for r in blip_conn.records("commands") if r.envelope["uri"].startswith("/notifications")]
+    assert len(reads) == 5, "one read per message; the invalid row has none"
+    mark = len(blip_conn.records())
+    again = sensor.poke(make_context())
+    assert since(blip_conn, mark) == [], "a settled message is never read again"
+    finished = sensor.finish(again.xcom_value)
+    assert set(finished) == {"delivery", "rows", "counts"}
+    assert (
+        finished["counts"] == {"accepted": 5, "invalid_number": 1}
+        or finished["counts"]["invalid_number"] == 1
+    )
+    rows = list(runfiles.read_jsonl(runfiles.storage_path(finished["delivery"])))
+    assert len(rows) == 6
