@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from airflow_provider_blip.utils import journal
     from airflow_provider_blip.utils.templates import TemplateSpec
 
-#: Failed rows kept to show in the task log (numbers masked there).
+#: Failed or unknown rows kept to show in the task log (numbers masked there).
 FAILURE_SAMPLE = 50
+_SHOWN = FAILED_STATUSES | {RecipientStatus.UNKNOWN}
 
 
 class ChunkRun:
@@ -53,7 +54,7 @@ class ChunkRun:
         counts: Counter[str] = Counter()
         for record in bounded_map(self.one, lines, workers=workers):
             counts[record["status"]] += 1
-            if record["status"] in FAILED_STATUSES and len(self.failures) < FAILURE_SAMPLE:
+            if record["status"] in _SHOWN and len(self.failures) < FAILURE_SAMPLE:
                 self.failures.append(record)
         return counts
 

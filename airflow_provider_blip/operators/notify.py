@@ -283,7 +283,9 @@ class BlipNotifyOperator(BlipBatchOperator):
         summary = dict(sorted(counts.items()))
         self.log.info("Blip notify, chunk %d: %s (results: %s)", index, summary, path)
         if failures:
-            self.log.warning("Blip notify failures (first %d):\n%s", len(failures), masked_table(failures))
+            self.log.warning(
+                "Blip notify, failed or unknown (first %d):\n%s", len(failures), masked_table(failures)
+            )
         unknown = counts.get(RecipientStatus.UNKNOWN.value, 0)
         messages = sum(counts.get(s, 0) for s in _SENT)
         if unknown:
