@@ -347,25 +347,33 @@ class BlipHook(BaseHook):
         """
         attempts = 0
         ambiguous = False
+
+        def once() -> Any:
+            nonlocal attempts, ambiguous
+            attempts += 1
+            if ambiguous and landed is not None and landed():
+                self.log.info("Blip already has envelope %s: not sending it again", envelope.get("id"))
+                return None
+            try:
+                return parse(self._post_once(path, envelope))
+            except (BlipTransportError, BlipServerError):
+                ambiguous = True
+                raise
+
         try:
-            for attempt in self._retrying():
-                with attempt:
-                    attempts += 1
-                    if ambiguous and landed is not None and landed():
-                        self.log.info(
-                            "Blip already has envelope %s: not sending it again", envelope.get("id")
-                        )
-                        return None
-                    try:
-                        return parse(self._post_once(path, envelope))
-                    except (BlipTransportError, BlipServerError):
-                        ambiguous = True
-                        raise
+            try:
+                return once()  # most requests succeed: no retry machinery on that path
+            except BlipError as exc:
+                if not exc.retryable:
+                    raise
+                first: list[BaseException] = [exc]
+            # The policy takes over from the first failure: replaying it as tenacity's attempt 1
+            # keeps one place for counting, waiting (Retry-After) and logging.
+            return self._retrying()(lambda: once() if not first else _raise(first.pop()))
         except BlipError as exc:
             if exc.retryable and attempts > 1:
                 exc.add_note(f"gave up after {attempts} attempts")
             raise
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     # -- the three envelope kinds -------------------------------------------------------------
 
@@ -534,6 +542,10 @@ class BlipHook(BaseHook):
         except BlipError as exc:
             return False, f"Blip connection test failed: {exc}"
         return True, f"Connected to Blip at {self.config.base_url}"
+
+
+def _raise(exc: BaseException) -> Any:
+    raise exc
 
 
 def _json_body(envelope: dict[str, Any]) -> bytes:
