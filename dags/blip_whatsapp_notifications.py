@@ -83,13 +83,12 @@ def blip_whatsapp_notifications():
     def wants_list(params=None) -> bool:
         return bool(params["list_name"])
 
-    add_to_list = BlipDistributionListOperator(
+    add_to_list = BlipDistributionListOperator.partial(
         task_id="add_to_list",
         list_name="{{ params.list_name }}",
         action="add",
-        recipients=notify.output,  # every chunk's results file
         do_xcom_push=False,  # its per-recipient rows stay out of XCom (counts are in the log)
-    )
+    ).expand(recipients=notify.output)  # one chunk's results file each: memory stays bounded
 
     # [START howto_sensor_blip_message_status_chunk]
     delivered = BlipMessageStatusSensor.partial(

@@ -67,6 +67,7 @@ class TestNotificationJob:
         dag_run = dagbag.get_dag("blip_whatsapp_notifications").test()
         out, err = capfd.readouterr()
         assert str(dag_run.state) == "success", task_states(dag_run)
+        assert task_states(dag_run)["add_to_list"] == "skipped"
         sent = messages(dag_emulator)
         accounts = [envelope["to"] for envelope in sent]
         assert len(accounts) == len(set(accounts)) == 11, "one message per account"
