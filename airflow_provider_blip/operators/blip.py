@@ -10,7 +10,7 @@ from airflow_provider_blip.utils.audience import parse_audience
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.ids import task_message_id
 from airflow_provider_blip.utils.results import RecipientStatus
-from airflow_provider_blip.utils.templates import spec_from_args
+from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, spec_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -105,14 +105,7 @@ class BlipSendTemplateOperator(BlipBatchOperator):
     template_fields = (
         *BlipBatchOperator.template_fields,
         "recipients",
-        "template_name",
-        "language",
-        "policy",
-        "namespace",
-        "header",
-        "body",
-        "body_columns",
-        "buttons",
+        *TEMPLATE_ARGS,
     )
     step = "send"
 
@@ -143,18 +136,7 @@ class BlipSendTemplateOperator(BlipBatchOperator):
 
     def spec(self) -> TemplateSpec:
         """Build and validate the template from the rendered arguments."""
-        spec = spec_from_args(
-            template_name=self.template_name,
-            language=self.language,
-            policy=self.policy,
-            namespace=self.namespace,
-            header=self.header,
-            body=self.body,
-            body_columns=self.body_columns,
-            buttons=self.buttons,
-        )
-        spec.validate()
-        return spec
+        return spec_of(self)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         spec = self.spec()

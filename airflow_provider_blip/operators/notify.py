@@ -12,9 +12,13 @@ by the sum of three stages. Results go to files; XCom carries references and cou
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import BaseOperator
+
 from airflow_provider_blip.exceptions import BlipBatchError, BlipConfigError
+from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.operators import _steps as steps
 from airflow_provider_blip.operators._batch import BlipBatchOperator
 from airflow_provider_blip.operators._chunk import ChunkRun
@@ -22,11 +26,12 @@ from airflow_provider_blip.utils import journal, runfiles
 from airflow_provider_blip.utils.audience import Recipient, iter_rows, parse_audience
 from airflow_provider_blip.utils.results import (
     FAILED_STATUSES,
+    SENT_STATUSES,
     RecipientStatus,
     check_failure_ratio,
     masked_table,
 )
-from airflow_provider_blip.utils.templates import spec_from_args
+from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, spec_of
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -34,16 +39,13 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context, ObjectStoragePath
 
-    from airflow_provider_blip.hooks.blip import BlipHook
 
 #: Chunks per run unless ``max_chunks`` says otherwise: keeps the split's XCom (one
 #: reference per chunk) far below 64 KB and well inside ``[core] max_map_length``.
 DEFAULT_MAX_CHUNKS = 256
-# Statuses of a recipient whose message Blip has (then moved in the flow, or not).
-_SENT = {RecipientStatus.SENT.value, RecipientStatus.CONTEXT_SET.value, RecipientStatus.CONTEXT_FAILED.value}
 
 
-class BlipSplitAudienceOperator(BlipBatchOperator):
+class BlipSplitAudienceOperator(BaseOperator):
     """Stream an audience into chunk files and return one reference per chunk, for ``.expand()``.
 
     Numbers are parsed and deduplicated across the whole audience here, once; invalid and
@@ -66,8 +68,8 @@ class BlipSplitAudienceOperator(BlipBatchOperator):
     :return: ``[{"chunk": uri, "index": i, "rows": n}, ...]``.
     """
 
-    template_fields = (*BlipBatchOperator.template_fields, "audience", "default_region", "runs_path")
-    step = "split"
+    template_fields = ("audience", "default_region", "runs_path")
+    ui_color = BlipBatchOperator.ui_color  # no Blip request here: it only reads and writes files
 
     def __init__(
         self,
@@ -178,14 +180,7 @@ class BlipNotifyOperator(BlipBatchOperator):
     template_fields = (
         *BlipBatchOperator.template_fields,
         "chunk",
-        "template_name",
-        "language",
-        "policy",
-        "namespace",
-        "header",
-        "body",
-        "body_columns",
-        "buttons",
+        *TEMPLATE_ARGS,
         "required_columns",
         "flow_id",
         "state_id",
@@ -233,17 +228,7 @@ class BlipNotifyOperator(BlipBatchOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
-        spec = spec_from_args(
-            template_name=self.template_name,
-            language=self.language,
-            policy=self.policy,
-            namespace=self.namespace,
-            header=self.header,
-            body=self.body,
-            body_columns=self.body_columns,
-            buttons=self.buttons,
-        )
-        spec.validate()
+        spec = spec_of(self)
         pairs = steps.context_writes(self.flow_id, self.state_id, self.master_state, self.variables)
         chunk_path, index = _chunk_ref(self.chunk, ti.map_index)
         directory = chunk_path.parent.parent / "results" / runfiles.safe_segment(ti.task_id) / f"{index:05d}"
@@ -256,26 +241,18 @@ class BlipNotifyOperator(BlipBatchOperator):
                 "" if progress.trusted else " (an earlier journal is missing: every open send is checked)",
             )
         writer = journal.Writer(directory, ti.try_number)
-        run = ChunkRun(self._hook(), spec, pairs, self.required_columns, progress, writer, ti)
+        run = ChunkRun(self.hook, spec, pairs, self.required_columns, progress, writer, ti)
         try:
-            counts = run.all(runfiles.read_jsonl(chunk_path), self._workers())
+            counts = run.all(runfiles.read_jsonl(chunk_path), self.hook.config.concurrency)
         finally:
             writer.close()
         return self._finish(index, writer.path, counts, run.failures)
 
-    def _hook(self) -> BlipHook:
-        workers = self._workers()
-        from airflow_provider_blip.hooks.blip import BlipHook
-
-        return BlipHook(self.blip_conn_id, concurrency=workers)
-
-    def _workers(self) -> int:
-        if self.concurrency:
-            return self.concurrency
-        rates = self.hook.config.rates
-        if not rates.get("messages") or not rates.get("commands"):
-            return 128  # no limit: more threads only fight over the GIL (docs/performance.md)
-        return max(16, min(256, math.ceil(0.5 * (rates["messages"] + rates["commands"]))))
+    @cached_property
+    def hook(self) -> BlipHook:
+        """The task's hook, its connection pool as large as the recipients in flight."""
+        concurrency = self.concurrency or workers_for(BlipHook(self.blip_conn_id).config.rates)
+        return BlipHook(self.blip_conn_id, concurrency=concurrency)
 
     def _finish(
         self, index: int, path: ObjectStoragePath, counts: Counter[str], failures: list[dict[str, Any]]
@@ -287,7 +264,7 @@ class BlipNotifyOperator(BlipBatchOperator):
                 "Blip notify, failed or unknown (first %d):\n%s", len(failures), masked_table(failures)
             )
         unknown = counts.get(RecipientStatus.UNKNOWN.value, 0)
-        messages = sum(counts.get(s, 0) for s in _SENT)
+        messages = sum(counts.get(s, 0) for s in SENT_STATUSES)
         if unknown:
             failed = sum(n for s, n in counts.items() if s in FAILED_STATUSES)
             raise BlipBatchError(
@@ -307,6 +284,13 @@ class BlipNotifyOperator(BlipBatchOperator):
             "messages": messages,
             "counts": summary,
         }
+
+
+def workers_for(rates: dict[str, float]) -> int:
+    """Recipients in flight to keep every channel at its rate with up to 0.5 s per request."""
+    if not rates.get("messages") or not rates.get("commands"):
+        return 128  # no limit: more threads only fight over the GIL (docs/performance.md)
+    return max(16, min(256, math.ceil(0.5 * (rates["messages"] + rates["commands"]))))
 
 
 def _chunk_ref(chunk: Any, map_index: int | None) -> tuple[ObjectStoragePath, int]:

@@ -80,6 +80,7 @@ class BlipMessageStatusSensor(BaseSensorOperator):
         self.deferrable = deferrable
         # Poke mode keeps its process between pokes: a settled message is never read again.
         self._known: dict[str, tuple[str, dict[str, Any] | None]] = {}
+        self._rows: list[dict[str, Any]] | None = None
 
     @cached_property
     def hook(self) -> BlipHook:
@@ -97,6 +98,12 @@ class BlipMessageStatusSensor(BaseSensorOperator):
         return str(chunk["results"]) if isinstance(chunk, dict) and "results" in chunk else None
 
     def _records(self) -> list[dict[str, Any]]:
+        # Read once per sensor instance: a chunk's file is not read again on every poke.
+        if self._rows is None:
+            self._rows = self._read_records()
+        return self._rows
+
+    def _read_records(self) -> list[dict[str, Any]]:
         if self._results_file() is not None:
             return as_records([self.messages])
         items = self.messages if isinstance(self.messages, list) else [self.messages]

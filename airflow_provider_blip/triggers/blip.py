@@ -9,6 +9,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_blip.exceptions import BlipError
 from airflow_provider_blip.hooks.blip import BlipHook
+from airflow_provider_blip.utils.results import SENT_STATUSES
 from airflow_provider_blip.utils.status import MessageStatus
 
 if TYPE_CHECKING:
@@ -89,11 +90,7 @@ def _ids_in_files(uris: list[str]) -> list[str]:
 
 def awaits_delivery(row: dict[str, Any]) -> bool:
     """Tell whether a result row is a message Blip accepted, whose delivery is to be followed."""
-    return bool(row.get("message_id")) and row.get("status") in _SENT_STATUSES
-
-
-# A sent message, moved in the flow or not, still awaits delivery.
-_SENT_STATUSES = {"sent", "context_set", "context_failed"}
+    return bool(row.get("message_id")) and row.get("status") in SENT_STATUSES
 
 
 def settled(status: str, target: MessageStatus) -> bool:

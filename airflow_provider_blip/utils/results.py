@@ -62,6 +62,13 @@ FAILED_STATUSES: frozenset[RecipientStatus] = frozenset(
 )
 
 
+#: Statuses of a recipient whose message Blip accepted (moved in the flow afterwards, or not):
+#: their delivery is followed and they count as sent.
+SENT_STATUSES: frozenset[RecipientStatus] = frozenset(
+    {RecipientStatus.SENT, RecipientStatus.CONTEXT_SET, RecipientStatus.CONTEXT_FAILED}
+)
+
+
 def result(
     *,
     row: int,

@@ -311,6 +311,26 @@ def literal_content(
     return render_content(spec, {})
 
 
+#: The arguments of an operator that sends a template, under the names ``spec_from_args`` takes.
+TEMPLATE_ARGS = (
+    "template_name",
+    "language",
+    "policy",
+    "namespace",
+    "header",
+    "body",
+    "body_columns",
+    "buttons",
+)
+
+
+def spec_of(operator: object) -> TemplateSpec:
+    """Build and validate the template from an operator's (rendered) :data:`TEMPLATE_ARGS`."""
+    spec = spec_from_args(**{name: getattr(operator, name) for name in TEMPLATE_ARGS})
+    spec.validate()
+    return spec
+
+
 def spec_from_args(
     *,
     template_name: str,

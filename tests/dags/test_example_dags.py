@@ -27,6 +27,21 @@ def commands(emulator, method=None):
     ]
 
 
+def assert_router_order_and_list_members(emulator):
+    """Each account got master-state before its flow state; each sent account joined the list once."""
+    sets = [c["uri"] for c in commands(emulator, "set") if c["uri"].startswith("/contexts/")]
+    for identity in {uri.split("/")[2] for uri in sets}:
+        mine = [uri.rsplit("/", 1)[1] for uri in sets if uri.split("/")[2] == identity]
+        assert mine == ["master-state", "stateid%40notifications-flow"], "master-state goes first"
+    added = [
+        r.envelope["resource"]
+        for r in emulator.records("commands")
+        if r.envelope["uri"].endswith("/recipients") and r.outcome == "ok"
+    ]
+    assert ROW2_ACCOUNT in added
+    assert len(added) == len(set(added)) == 11
+
+
 def test_dags_parse_without_network(monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
@@ -98,17 +113,7 @@ class TestNotificationJob:
         conf = {"master_state": "subbot@msging.net", "list_name": "clientes-vip"}
         dag_run = dagbag.get_dag("blip_whatsapp_notifications").test(run_conf=conf)
         assert str(dag_run.state) == "success", task_states(dag_run)
-        sets = [c["uri"] for c in commands(dag_emulator, "set") if c["uri"].startswith("/contexts/")]
-        for identity in {uri.split("/")[2] for uri in sets}:
-            mine = [uri.rsplit("/", 1)[1] for uri in sets if uri.split("/")[2] == identity]
-            assert mine == ["master-state", "stateid%40notifications-flow"], "master-state goes first"
-        added = [
-            r.envelope["resource"]
-            for r in dag_emulator.records("commands")
-            if r.envelope["uri"].endswith("/recipients") and r.outcome == "ok"
-        ]
-        assert ROW2_ACCOUNT in added
-        assert len(added) == len(set(added)) == 11
+        assert_router_order_and_list_members(dag_emulator)
 
 
 class TestStepByStepJob:
@@ -163,17 +168,7 @@ class TestStepByStepJob:
         conf = {"master_state": "subbot@msging.net", "list_name": "clientes-vip"}
         dag_run = dagbag.get_dag("blip_whatsapp_steps").test(run_conf=conf)
         assert str(dag_run.state) == "success", task_states(dag_run)
-        sets = [c["uri"] for c in commands(dag_emulator, "set") if c["uri"].startswith("/contexts/")]
-        for identity in {uri.split("/")[2] for uri in sets}:
-            mine = [uri.rsplit("/", 1)[1] for uri in sets if uri.split("/")[2] == identity]
-            assert mine == ["master-state", "stateid%40notifications-flow"], "master-state goes first"
-        added = [
-            r.envelope["resource"]
-            for r in dag_emulator.records("commands")
-            if r.envelope["uri"].endswith("/recipients") and r.outcome == "ok"
-        ]
-        assert ROW2_ACCOUNT in added
-        assert len(added) == len(set(added)) == 11
+        assert_router_order_and_list_members(dag_emulator)
         # the list did not exist: Blip answered 101 and the operator created it, then added
         creations = [c for c in commands(dag_emulator, "set") if c["uri"] == "/lists"]
         assert creations
