@@ -13,7 +13,9 @@ Layout under the root::
 
 Files are JSON Lines. A worker killed mid-write leaves at most one cut line at the end; the
 reader drops it (that row's outcome is then unknown, and the retry checks it with Blip).
-These files hold phone numbers: put the root where personal data may be kept.
+These files hold phone numbers: put the root where personal data may be kept. On a local
+disk every file written here is owner-only (``0o600``) and every directory created here
+``0o700``, whatever the umask; object stores have no modes (their access rules apply).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 
 #: Environment variable that sets the default root (else ``$AIRFLOW_HOME/blip-runs``).
 ROOT_ENV = "AIRFLOW_PROVIDER_BLIP_RUNS_PATH"
+
+#: Modes of what this module writes on a local disk: the files hold phone numbers.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -61,11 +67,52 @@ def run_dir(root: str | os.PathLike[str] | None, dag_id: str, run_id: str) -> Ob
     return storage_path(root or default_root()) / safe_segment(dag_id) / safe_segment(run_id)
 
 
+def local_path(path: ObjectStoragePath) -> str | None:
+    """Return the OS path of a ``file://`` path, ``None`` for an object store."""
+    return str(path.path) if path.protocol in ("", "file", "local") else None
+
+
+def make_dirs(directory: ObjectStoragePath) -> None:
+    """Create ``directory`` and its missing parents; on a local disk those it creates are ``0o700``.
+
+    Directories that already exist keep their mode: a root shared with a group on purpose
+    stays so.
+    """
+    local = local_path(directory)
+    if local is None:
+        directory.mkdir(parents=True, exist_ok=True)
+        return
+    missing = []
+    current = os.path.abspath(local)
+    while not os.path.isdir(current) and os.path.dirname(current) != current:
+        missing.append(current)
+        current = os.path.dirname(current)
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # another task made it first (and set its mode)
+        os.chmod(new, PRIVATE_DIR_MODE)  # mkdir's mode goes through the umask; chmod does not
+
+
+def open_private(path: ObjectStoragePath, mode: str = "w", **kwargs: Any) -> IO[Any]:
+    """Open a run file for writing (``w``, ``a``, ``wb``, ``ab``...), creating its directory.
+
+    On a local disk the file is made owner-only before the first byte goes in: created
+    ``0o600`` if new, its mode narrowed if it existed.
+    """
+    make_dirs(path.parent)
+    local = local_path(path)
+    if local is not None:
+        os.close(os.open(local, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+        os.chmod(local, PRIVATE_FILE_MODE)
+    return path.open(mode, **kwargs)
+
+
 def write_jsonl(path: ObjectStoragePath, rows: Iterable[dict[str, Any]]) -> int:
     """Write ``rows`` as JSON Lines (streaming) and return how many were written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    with path.open("w", encoding="utf-8") as out:
+    with open_private(path, "w", encoding="utf-8") as out:
         for row in rows:
             out.write(dumps(row) + "\n")
             count += 1
@@ -94,6 +141,5 @@ def read_json(path: ObjectStoragePath) -> Any:
 
 def write_json(path: ObjectStoragePath, document: Any) -> None:
     """Write a small JSON document, replacing the file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
+    with open_private(path, "w", encoding="utf-8") as out:
         json.dump(document, out)
