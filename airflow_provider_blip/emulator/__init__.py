@@ -4,7 +4,9 @@ It is a real HTTP/1.1 server on loopback that speaks the documented Blip HTTP AP
 (``/commands``, ``/messages``, ``/notifications``; see ``docs/emulator.md`` and the sourced
 reference it follows). It keeps the state a bot would see (WhatsApp directory, contacts,
 contexts, distribution lists, message notifications), records every envelope it receives, and
-can inject latency, rate limits and faults, deterministically from a seed.
+can inject latency, arrival jitter, rate limits (sliding or fixed window, token bucket, with an
+optional lockout) and faults, deterministically from a seed. ``EmulatorConfig.strict()`` is the
+strictest reading of Blip's docs, for checking that a client never goes over the plan.
 
 .. code-block:: python
 
@@ -20,17 +22,26 @@ in pytest with ``pytest_plugins = ["airflow_provider_blip.emulator.pytest_plugin
 
 from __future__ import annotations
 
-from airflow_provider_blip.emulator.config import CHANNELS, DEFAULT_DELIVERY_DELAYS, EmulatorConfig
+from airflow_provider_blip.emulator.config import (
+    CHANNELS,
+    DEFAULT_DELIVERY_DELAYS,
+    STRICT_KNOBS,
+    EmulatorConfig,
+    RateModel,
+)
 from airflow_provider_blip.emulator.directory import whatsapp_account
-from airflow_provider_blip.emulator.records import OUTCOMES, Record
+from airflow_provider_blip.emulator.records import OUTCOMES, ChannelStats, Record
 from airflow_provider_blip.emulator.server import BlipEmulator
 
 __all__ = [
     "CHANNELS",
     "DEFAULT_DELIVERY_DELAYS",
     "OUTCOMES",
+    "STRICT_KNOBS",
     "BlipEmulator",
+    "ChannelStats",
     "EmulatorConfig",
+    "RateModel",
     "Record",
     "whatsapp_account",
 ]

@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator.config import EmulatorConfig, parse_rate_limits
+from airflow_provider_blip.emulator.config import STRICT_KNOBS, EmulatorConfig, RateModel, parse_rate_limits
 from airflow_provider_blip.emulator.server import BlipEmulator
 
 if TYPE_CHECKING:
@@ -33,9 +33,32 @@ def build_parser() -> argparse.ArgumentParser:
     add("--latency-jitter", type=float, default=0.0, help="extra uniform random delay, seconds")
     add(
         "--rate-limit",
-        default="off",
         help="per-channel requests/s, e.g. messages=50,commands=200,notifications=100; "
-        "or 'free' / 'paid' (Blip plan limits) or 'off' (default)",
+        "or 'free' / 'paid' (Blip plan limits) or 'off' (default; 'paid' with --strict)",
+    )
+    add(
+        "--rate-model",
+        choices=[model.value for model in RateModel],
+        help="how a second is counted: sliding window of arrivals (default), fixed wall-clock "
+        "second, or token bucket",
+    )
+    add(
+        "--arrival-jitter",
+        type=float,
+        help="hold each request a uniform random 0..N s before it is counted and processed "
+        "(default 0; 0.02 with --strict)",
+    )
+    add(
+        "--lockout-seconds",
+        type=float,
+        help="after any request over a limit, answer 429 to the whole channel for N s "
+        "(default 0 = off; 120 with --strict)",
+    )
+    add(
+        "--strict",
+        action="store_true",
+        help="the strictest reading of Blip's docs: --rate-limit paid --rate-model sliding "
+        "--arrival-jitter 0.02 --lockout-seconds 120 (each can still be overridden)",
     )
     add("--error-rate", type=float, default=0.0, help="fraction answered 500/502/503/504, unprocessed")
     add("--drop-rate", type=float, default=0.0, help="fraction closed without answer, unprocessed")
@@ -64,7 +87,6 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "seed": args.seed,
         "latency": args.latency,
         "latency_jitter": args.latency_jitter,
-        "rate_limits": parse_rate_limits(args.rate_limit),
         "error_rate": args.error_rate,
         "drop_rate": args.drop_rate,
         "drop_after_rate": args.drop_after_rate,
@@ -73,8 +95,21 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "read_ratio": args.read_ratio,
         "ninth_digit_ddd_min": None if ddd_text in ("none", "off") else int(ddd_text),
         "record_path": args.record,
+        **_limit_knobs(args),
     }
     return EmulatorConfig(**knobs)
+
+
+def _limit_knobs(args: argparse.Namespace) -> dict[str, Any]:
+    # These options default to None, so that --strict fills only what was not given.
+    knobs: dict[str, Any] = dict(STRICT_KNOBS) if args.strict else {}
+    if args.rate_limit is not None:
+        knobs["rate_limits"] = parse_rate_limits(args.rate_limit)
+    for name in ("rate_model", "arrival_jitter", "lockout_seconds"):
+        value = getattr(args, name)
+        if value is not None:
+            knobs[name] = value
+    return knobs
 
 
 def connection_line(emulator: BlipEmulator) -> str:

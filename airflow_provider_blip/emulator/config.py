@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -29,17 +30,47 @@ PLAN_RATE_LIMITS: dict[str, dict[str, float]] = {
 _FAULT_RATES = ("error_rate", "drop_rate", "drop_after_rate", "slow_rate")
 
 
+class RateModel(enum.StrEnum):
+    """How a channel's rate limit counts requests.
+
+    ``SLIDING`` admits a request only if fewer than ``floor(rate)`` were admitted in the
+    second before its arrival (an exact log of arrival times, the strictest reading of "per
+    second"); ``FIXED`` counts per wall-clock second; ``TOKEN_BUCKET`` refills continuously
+    and holds at most one second of requests.
+    """
+
+    SLIDING = "sliding"
+    FIXED = "fixed"
+    TOKEN_BUCKET = "token_bucket"
+
+
+#: Knobs of :meth:`EmulatorConfig.strict`: the paid plan on a sliding window, with 20 ms of
+#: arrival jitter and the two-minute lockout that notes quoting Blip's docs describe.
+STRICT_KNOBS: dict[str, Any] = {
+    "rate_limits": dict(PLAN_RATE_LIMITS["paid"]),
+    "rate_model": RateModel.SLIDING,
+    "arrival_jitter": 0.02,
+    "lockout_seconds": 120.0,
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class EmulatorConfig:
     """Every behaviour knob of the Blip emulator; instances are immutable snapshots.
 
     :param key: Accepted bot key, the value after ``Authorization: Key``.
     :param bot_id: Bot name; the bot identity is ``<bot_id>@msging.net``.
-    :param seed: Seed of every random choice (faults, jitter, read/received split).
+    :param seed: Seed of every random choice (faults, both jitters, read/received split).
     :param latency: Seconds added before answering every Blip request (non-blocking timer).
     :param latency_jitter: Extra uniform random delay in ``[0, latency_jitter]`` seconds.
-    :param rate_limits: Requests per second per channel (token bucket, one second of burst);
+    :param rate_limits: Requests per second per channel, counted as ``rate_model`` says;
         ``None`` disables limits. Refused requests get HTTP 429 and are not processed.
+    :param rate_model: ``sliding`` (default), ``fixed`` or ``token_bucket``; see :class:`RateModel`.
+    :param arrival_jitter: Each Blip request is held a uniform random ``[0, arrival_jitter]``
+        seconds before it arrives (is counted against the limit and processed), as network
+        jitter would bunch requests that left evenly.
+    :param lockout_seconds: After any request over a channel's limit, every request on that
+        channel is answered 429 for this long; 0 turns the lockout off.
     :param error_rate: Fraction answered 500/502/503/504 without processing.
     :param drop_rate: Fraction where the connection is closed without an answer and without processing.
     :param drop_after_rate: Fraction processed and then closed without an answer (the ambiguous case).
@@ -65,6 +96,9 @@ class EmulatorConfig:
     latency: float = 0.0
     latency_jitter: float = 0.0
     rate_limits: dict[str, float] | None = None
+    rate_model: RateModel = RateModel.SLIDING
+    arrival_jitter: float = 0.0
+    lockout_seconds: float = 0.0
     error_rate: float = 0.0
     drop_rate: float = 0.0
     drop_after_rate: float = 0.0
@@ -90,6 +124,7 @@ class EmulatorConfig:
         set_(self, "unregistered_numbers", frozenset(self.unregistered_numbers))
         set_(self, "failing_numbers", _normalise_failing(self.failing_numbers))
         set_(self, "delivery_delays", {**DEFAULT_DELIVERY_DELAYS, **dict(self.delivery_delays)})
+        set_(self, "rate_model", _rate_model(self.rate_model))
         if self.rate_limits is not None:
             set_(self, "rate_limits", {str(k): float(v) for k, v in dict(self.rate_limits).items()})
         self._validate()
@@ -99,7 +134,7 @@ class EmulatorConfig:
             raise ValueError("key must not be empty")
         if not self.bot_id or "@" in self.bot_id:
             raise ValueError("bot_id must be a bare name such as 'mybot'")
-        for name in ("latency", "latency_jitter", "slow_seconds"):
+        for name in ("latency", "latency_jitter", "arrival_jitter", "lockout_seconds", "slow_seconds"):
             _check_non_negative(name, getattr(self, name))
         for name in (*_FAULT_RATES, "read_ratio"):
             _check_fraction(name, getattr(self, name))
@@ -127,6 +162,15 @@ class EmulatorConfig:
         return tuple(f.name for f in dataclasses.fields(cls))
 
     @classmethod
+    def strict(cls, **overrides: Any) -> EmulatorConfig:
+        """Return the strictest reading of Blip's docs: :data:`STRICT_KNOBS`, then ``overrides``.
+
+        :param overrides: Any other knob, or a strict one changed (e.g. ``lockout_seconds=0.5``).
+        """
+        check_knob_names(overrides)
+        return cls(**{**STRICT_KNOBS, **overrides})
+
+    @classmethod
     def from_knobs(cls, **knobs: Any) -> EmulatorConfig:
         """Build a config, refusing unknown knob names with a clear ``ValueError``."""
         check_knob_names(knobs)
@@ -143,6 +187,7 @@ class EmulatorConfig:
         data["fault_channels"] = sorted(self.fault_channels)
         data["unregistered_numbers"] = sorted(self.unregistered_numbers)
         data["failing_numbers"] = {k: list(v) for k, v in self.failing_numbers.items()}
+        data["rate_model"] = self.rate_model.value
         return data
 
 
@@ -171,6 +216,14 @@ def parse_rate_limits(text: str) -> dict[str, float] | None:
             raise ValueError(f"rate limit {part!r} is not CHANNEL=RATE")
         limits[channel.strip()] = float(value)
     return limits
+
+
+def _rate_model(value: str) -> RateModel:
+    try:
+        return RateModel(value)
+    except ValueError:
+        known = ", ".join(model.value for model in RateModel)
+        raise ValueError(f"rate_model must be one of {known}, got {value!r}") from None
 
 
 def _normalise_failing(failing: Mapping[str, Any]) -> dict[str, tuple[int, str]]:

@@ -1,9 +1,11 @@
 """The emulator's request pipeline, independent of sockets and threads.
 
-For each request on ``/commands``, ``/messages`` or ``/notifications`` the order is: auth (401),
-``Content-Type`` (400), JSON object body (400), rate limit (429, not processed), fault draw
-(error or drop: not processed), envelope validation (400), processing, then ``drop_after`` or
-``slow`` faults. Every answer waits ``latency`` (+ jitter) first.
+A request on ``/commands``, ``/messages`` or ``/notifications`` is first held for its
+``arrival_jitter`` (see :meth:`Engine.arrival_hold`; the HTTP layer waits on a loop timer). Then
+it arrives, and the order is: auth (401), ``Content-Type`` (400), JSON object body (400), rate
+limit or lockout (429, not processed), fault draw (error or drop: not processed), envelope
+validation (400), processing, then ``drop_after`` or ``slow`` faults. Every answer waits
+``latency`` (+ jitter) first.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from airflow_provider_blip.emulator import admin, envelopes
 from airflow_provider_blip.emulator.config import CHANNELS, EmulatorConfig
 from airflow_provider_blip.emulator.faults import Fault, FaultInjector
 from airflow_provider_blip.emulator.lime import SERVER_DOMAIN
+from airflow_provider_blip.emulator.limits import RateLimits, Refusal
 from airflow_provider_blip.emulator.protocol import Reply, Request, json_reply
-from airflow_provider_blip.emulator.records import Record, Recorder
+from airflow_provider_blip.emulator.records import ChannelStats, Record, Recorder
 from airflow_provider_blip.emulator.state import Store, list_identity
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 _CHANNEL_OF_PATH = {f"/{channel}": channel for channel in CHANNELS}
+#: Knobs whose change rebuilds every channel's limiter (empty windows, no lockout).
+_LIMIT_KNOBS = ("rate_limits", "rate_model", "lockout_seconds")
 
 
 class Engine:
@@ -38,6 +43,7 @@ class Engine:
         self._config = config
         self._store = Store(config.bot_id, max_messages=config.max_messages)
         self._faults = FaultInjector(config)
+        self._limits = RateLimits(config)
         self.recorder = Recorder(config.max_records, config.record_path)
 
     @property
@@ -63,8 +69,8 @@ class Engine:
             self._config = new
             if new.seed != old.seed:
                 self._faults.reset(new)
-            elif new.rate_limits != old.rate_limits:
-                self._faults.set_rate_limits(new.rate_limits)
+            if any(getattr(new, name) != getattr(old, name) for name in _LIMIT_KNOBS):
+                self._limits = RateLimits(new)
             if new.bot_id != old.bot_id:
                 self._store.bot_id = new.bot_id
                 self._store.create_list(self._store.senders_list)
@@ -77,6 +83,7 @@ class Engine:
         with self._lock:
             self._store = Store(self._config.bot_id, max_messages=self._config.max_messages)
             self._faults.reset(self._config)
+            self._limits = RateLimits(self._config)
             self.recorder.clear()
 
     def add_contacts(
@@ -103,9 +110,21 @@ class Engine:
                 return None if members is None else list(members.values())
             return [{"id": m.id, "to": m.to, "received_at": m.received_at} for m in store.messages]
 
+    def channel_stats(self) -> dict[str, ChannelStats]:
+        """Return each channel's arrival counters (``max_in_window``, ``refused``, ``lockouts``)."""
+        return self.recorder.channel_stats()
+
     # -- requests (event-loop thread) ------------------------------------------------------------
+    def arrival_hold(self, request: Request) -> float:
+        """Return how long the HTTP layer holds ``request`` before :meth:`handle` (Blip endpoints only)."""
+        config = self._config
+        if config.arrival_jitter <= 0 or request.path not in _CHANNEL_OF_PATH:
+            return 0.0
+        with self._lock:
+            return self._faults.arrival_hold(config)
+
     def handle(self, request: Request) -> Reply:
-        """Answer one HTTP request."""
+        """Answer one HTTP request; for a Blip endpoint, this is the moment it arrives."""
         if request.path.startswith("/_emulator/"):
             return admin.handle(self, request)
         channel = _CHANNEL_OF_PATH.get(request.path)
@@ -113,30 +132,31 @@ class Engine:
             return json_reply(
                 404, {"error": f"no such endpoint {request.path}; use /commands, /messages, /notifications"}
             )
-        self.recorder.count_request(channel)
+        arrived_at = time.monotonic()
+        self.recorder.count_request(channel, arrived_at)
         if request.method != "POST":
             reply = json_reply(405, {"error": "only POST is allowed"}, headers=(("Allow", "POST"),))
-            self.recorder.count_response(405)
+            self.recorder.count_response(channel, 405)
             return reply
         with self._lock:
-            return self._blip(channel, request, self._config)
+            return self._blip(channel, request, self._config, arrived_at)
 
     def protocol_error(self, path: str | None, status: int, message: str) -> Reply:
         """Answer a request the HTTP layer could not read (400, 411, 413, 431, 505)."""
         channel = _CHANNEL_OF_PATH.get(path or "")
         if channel is not None:
-            self.recorder.count_request(channel)
-            self.recorder.count_response(status)
+            self.recorder.count_request(channel, time.monotonic())
+            self.recorder.count_response(channel, status)
         return json_reply(status, {"error": message}, close=True)
 
-    def _blip(self, channel: str, request: Request, config: EmulatorConfig) -> Reply:
+    def _blip(self, channel: str, request: Request, config: EmulatorConfig, arrived_at: float) -> Reply:
         now = time.time()
         envelope = _parse_object(request.body)
         delay = self._faults.latency(config)
 
         def finish(reply: Reply, outcome: str, fault: Fault = Fault.NONE, processed: bool = False) -> Reply:
             reply.delay += delay
-            self.recorder.count_response(reply.status, None if fault is Fault.NONE else fault.value)
+            self.recorder.count_response(channel, reply.status, None if fault is Fault.NONE else fault.value)
             if envelope is not None:
                 self.recorder.add(Record(channel, envelope, reply.status, now, outcome, processed))
             return reply
@@ -149,12 +169,9 @@ class Engine:
             return finish(
                 json_reply(400, {"error": "The body must be a JSON object (an envelope)"}), "bad_request"
             )
-        retry_after = self._faults.retry_after(channel)
-        if retry_after is not None:
-            refused = {"error": f"rate limit of {channel} exceeded", "retryAfter": retry_after}
-            return finish(
-                json_reply(429, refused, headers=(("Retry-After", str(retry_after)),)), "rate_limited"
-            )
+        refusal = self._limits.check(channel, arrived_at, now)
+        if refusal is not None:
+            return finish(self._refuse(channel, refusal), "rate_limited")
         fault = self._faults.draw(channel, config)
         if fault is Fault.ERROR:
             status = self._faults.error_status()
@@ -169,6 +186,16 @@ class Engine:
             return finish(Reply(0), "dropped", fault, processed=True)
         slow = config.slow_seconds if fault is Fault.SLOW else 0.0
         return finish(Reply(status, body, delay=slow), outcome, fault, processed=True)
+
+    def _refuse(self, channel: str, refusal: Refusal) -> Reply:
+        if refusal.lockout_started:
+            self.recorder.count_lockout(channel)
+        if refusal.locked_out:
+            error = f"{channel} is locked out after going over its rate limit"
+        else:
+            error = f"rate limit of {channel} exceeded"
+        body = {"error": error, "retryAfter": refusal.retry_after}
+        return json_reply(429, body, headers=(("Retry-After", str(refusal.retry_after)),))
 
 
 def _authorized(header: str, key: str) -> bool:

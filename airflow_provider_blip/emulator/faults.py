@@ -1,15 +1,12 @@
-"""Rate limits, latency and fault injection, all seeded so a run can be replayed.
+"""Fault injection, latency and arrival jitter, all seeded so a run can be replayed.
 
-Blip does not document what happens above its throughput limits (blip-api.md §10, §12.3);
-the emulator's choice is HTTP 429 with an integer ``Retry-After`` and no processing.
+Rate limits live in :mod:`airflow_provider_blip.emulator.limits`.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 import random
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,31 +26,8 @@ class Fault(enum.Enum):
     SLOW = "slow"
 
 
-class TokenBucket:
-    """A token bucket holding at most one second of requests.
-
-    :param rate: Tokens added per second.
-    """
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        # Capacity of one second of rate, but at least one request so slow rates still admit bursts of 1.
-        self.capacity = max(rate, 1.0)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-
-    def take(self, now: float) -> int | None:
-        """Take a token; return ``None`` if admitted, else the ``Retry-After`` seconds (>= 1)."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return None
-        return max(1, math.ceil((1.0 - self.tokens) / self.rate))
-
-
 class FaultInjector:
-    """Decide rate limiting, faults and latency for each request; not thread-safe (the engine locks).
+    """Decide faults, latency and arrival holds for each request; not thread-safe (the engine locks).
 
     :param config: Initial settings.
     """
@@ -62,20 +36,11 @@ class FaultInjector:
         self.reset(config)
 
     def reset(self, config: EmulatorConfig) -> None:
-        """Reseed every random source and refill the buckets."""
+        """Reseed every random source."""
         self._faults = random.Random(f"{config.seed}:faults")
-        # A separate stream, so changing the jitter does not change which requests fail.
+        # Separate streams, so changing either jitter does not change which requests fail.
         self._jitter = random.Random(f"{config.seed}:latency")
-        self.set_rate_limits(config.rate_limits)
-
-    def set_rate_limits(self, limits: dict[str, float] | None) -> None:
-        """Replace the buckets (full) for new limits."""
-        self._buckets = {channel: TokenBucket(rate) for channel, rate in (limits or {}).items()}
-
-    def retry_after(self, channel: str) -> int | None:
-        """Return ``None`` if ``channel`` has capacity now, else seconds to wait."""
-        bucket = self._buckets.get(channel)
-        return None if bucket is None else bucket.take(time.monotonic())
+        self._arrival = random.Random(f"{config.seed}:arrival")
 
     def draw(self, channel: str, config: EmulatorConfig) -> Fault:
         """Pick the fault for one request, using one uniform draw over the four rates."""
@@ -105,3 +70,9 @@ class FaultInjector:
         if config.latency_jitter <= 0:
             return config.latency
         return config.latency + self._jitter.uniform(0.0, config.latency_jitter)
+
+    def arrival_hold(self, config: EmulatorConfig) -> float:
+        """Return how long to hold a request before it arrives: uniform in ``[0, arrival_jitter]``."""
+        if config.arrival_jitter <= 0:
+            return 0.0
+        return self._arrival.uniform(0.0, config.arrival_jitter)

@@ -13,6 +13,9 @@ from airflow_provider_blip.emulator.config import CHANNELS
 #: Outcomes a record can have.
 OUTCOMES = ("ok", "failure", "rate_limited", "server_error", "dropped", "bad_request", "unauthorized")
 
+#: Seconds of the sliding window behind :attr:`ChannelStats.max_in_window`.
+ARRIVAL_WINDOW = 1.0
+
 
 @dataclasses.dataclass(frozen=True)
 class Record:
@@ -38,6 +41,47 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-friendly dict."""
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelStats:
+    """What one channel saw, counted at arrival (after any ``arrival_jitter`` hold).
+
+    :param requests: Requests that arrived, whatever their answer (as ``stats()["requests"]``).
+    :param max_in_window: The most arrivals, admitted and refused, in any one-second sliding
+        window (a request at ``t`` shares a window with those in ``(t - 1, t]``) since the last
+        reset: what a strict server would compare with the plan's rate.
+    :param refused: Requests answered 429 (over the limit or during a lockout).
+    :param lockouts: Lockouts started (see ``lockout_seconds``).
+    """
+
+    requests: int = 0
+    max_in_window: int = 0
+    refused: int = 0
+    lockouts: int = 0
+
+
+class _ArrivalWindow:
+    """The most arrivals in any :data:`ARRIVAL_WINDOW`: a running maximum over the recent log.
+
+    Only the last second of arrival times is kept, so memory stays bounded at any rate.
+    """
+
+    __slots__ = ("count", "maximum", "recent")
+
+    def __init__(self) -> None:
+        self.recent: collections.deque[float] = collections.deque()
+        self.maximum = 0
+        self.count = 0
+
+    def add(self, now: float) -> None:
+        recent, start = self.recent, now - ARRIVAL_WINDOW
+        while recent and recent[0] <= start:
+            recent.popleft()
+        recent.append(now)
+        self.count += 1
+        # The densest window always ends at an arrival, so checking at each one finds it.
+        self.maximum = max(self.maximum, len(recent))
 
 
 class Recorder:
@@ -67,15 +111,24 @@ class Recorder:
                 self._file = open(record_path, "a", encoding="utf-8", buffering=1) if record_path else None
                 self._path = record_path
 
-    def count_request(self, channel: str) -> None:
-        """Count a request on a Blip endpoint, whatever happens to it."""
-        with self._lock:
-            self._counters.requests[channel] += 1
+    def count_request(self, channel: str, arrived_at: float) -> None:
+        """Count a request on a Blip endpoint, whatever happens to it.
 
-    def count_response(self, status: int, fault: str | None = None) -> None:
-        """Count an answer (status 0 = dropped) and the fault that caused it, if any."""
+        :param channel: The endpoint.
+        :param arrived_at: ``time.monotonic()`` when it arrived.
+        """
         with self._lock:
-            self._counters.note(status, fault)
+            self._counters.arrivals[channel].add(arrived_at)
+
+    def count_response(self, channel: str, status: int, fault: str | None = None) -> None:
+        """Count an answer (status 0 = dropped) on ``channel`` and the fault that caused it, if any."""
+        with self._lock:
+            self._counters.note(channel, status, fault)
+
+    def count_lockout(self, channel: str) -> None:
+        """Count a lockout started on ``channel``."""
+        with self._lock:
+            self._counters.lockouts[channel] += 1
 
     def add(self, record: Record) -> None:
         """Keep a record and append it to the JSONL file."""
@@ -97,6 +150,11 @@ class Recorder:
         with self._lock:
             return self._counters.snapshot(len(self._records))
 
+    def channel_stats(self) -> dict[str, ChannelStats]:
+        """Return each channel's arrival counters."""
+        with self._lock:
+            return self._counters.channels()
+
     def clear(self) -> None:
         """Forget records and counters (the JSONL file is left as it is)."""
         with self._lock:
@@ -115,25 +173,42 @@ class _Counters:
     """Plain counters behind :meth:`Recorder.stats`."""
 
     def __init__(self) -> None:
-        self.requests: collections.Counter[str] = collections.Counter()
+        self.arrivals = {channel: _ArrivalWindow() for channel in CHANNELS}
         self.responses: collections.Counter[int] = collections.Counter()
+        self.refused: collections.Counter[str] = collections.Counter()
+        self.lockouts: collections.Counter[str] = collections.Counter()
         self.outcomes: collections.Counter[str] = collections.Counter()
         self.faults: collections.Counter[str] = collections.Counter()
 
-    def note(self, status: int, fault: str | None) -> None:
+    def note(self, channel: str, status: int, fault: str | None) -> None:
         if status:
             self.responses[status] += 1
+        if status == 429:
+            self.refused[channel] += 1
         if fault:
             self.faults[fault] += 1
 
-    def snapshot(self, kept: int) -> dict[str, Any]:
+    def channels(self) -> dict[str, ChannelStats]:
         return {
-            "requests": {channel: self.requests[channel] for channel in CHANNELS},
-            "total_requests": sum(self.requests.values()),
+            channel: ChannelStats(
+                requests=window.count,
+                max_in_window=window.maximum,
+                refused=self.refused[channel],
+                lockouts=self.lockouts[channel],
+            )
+            for channel, window in self.arrivals.items()
+        }
+
+    def snapshot(self, kept: int) -> dict[str, Any]:
+        channels = self.channels()
+        return {
+            "requests": {channel: channels[channel].requests for channel in CHANNELS},
+            "total_requests": sum(stats.requests for stats in channels.values()),
             "responses": dict(sorted(self.responses.items())),
             "outcomes": dict(self.outcomes),
             "refused": self.responses[429],
             "dropped": self.faults["drop"] + self.faults["drop_after"],
             "faults": {name: self.faults[name] for name in ("error", "drop", "drop_after", "slow")},
             "records": kept,
+            "channels": {channel: dataclasses.asdict(stats) for channel, stats in channels.items()},
         }

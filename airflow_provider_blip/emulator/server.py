@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from types import TracebackType
 
-    from airflow_provider_blip.emulator.records import Record
+    from airflow_provider_blip.emulator.records import ChannelStats, Record
 
 #: Pending connections the listening socket queues; benchmarks open hundreds at once.
 BACKLOG = 4096
@@ -197,8 +197,21 @@ class BlipEmulator:
         return self._engine.recorder.records(channel)
 
     def stats(self) -> dict[str, Any]:
-        """Return counters: requests per channel, responses by status, refused, dropped, faults."""
+        """Return counters: requests per channel, responses by status, refused, dropped, faults.
+
+        ``stats()["channels"]`` holds :meth:`channel_stats` as plain dicts.
+        """
         return self._engine.recorder.stats()
+
+    def channel_stats(self) -> dict[str, ChannelStats]:
+        """Return what each channel saw at arrival since the last reset, e.g. to check a client.
+
+        .. code-block:: python
+
+            messages = emu.channel_stats()["messages"]
+            assert messages.max_in_window <= 50 and messages.refused == 0
+        """
+        return self._engine.channel_stats()
 
     def reset(self) -> None:
         """Clear state, records and counters; keep the settings."""

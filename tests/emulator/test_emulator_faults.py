@@ -40,7 +40,7 @@ class TestRateLimits:
         assert blip.post("commands", PING).status_code == 200
 
     def test_bucket_refills(self, blip, emu):
-        emu.configure(rate_limits={"commands": 20})
+        emu.configure(rate_limits={"commands": 20}, rate_model="token_bucket")
         codes = [blip.post("commands", {**PING, "id": str(i)}).status_code for i in range(40)]
         assert codes[:20] == [200] * 20
         assert 429 in codes
