@@ -4,6 +4,7 @@ Catch at whichever level suits you::
 
     BlipError (AirflowException)
     ├── BlipConfigError            the connection or an argument is unusable (nothing was sent)
+    │   └── BlipAudienceError      the audience cannot be read: missing, wrong format or encoding
     ├── BlipBatchError             too many recipients of a batch failed (max_failed_ratio)
     ├── BlipPagingLimitError       a paged read would cross a documented Blip limit
     ├── BlipTransportError         no usable HTTP answer: timeout, dropped connection, proxy failure
@@ -41,6 +42,15 @@ class BlipError(AirflowException):
 
 class BlipConfigError(BlipError, ValueError):
     """The connection or an argument cannot be used; nothing was sent to Blip."""
+
+
+class BlipAudienceError(BlipConfigError):
+    """The audience cannot be read as a whole: missing, unreadable, not in its format or encoding.
+
+    The message names the file (without a URL's query string) and, when one row is at fault,
+    its row number and column; never a row's content. A single malformed row is not an
+    error: it is reported as a rejected row and the rest of the file is read.
+    """
 
 
 class BlipBatchError(BlipError):
