@@ -4,7 +4,8 @@ A :class:`TemplateSpec` says which template to send and where each of its parame
 from: a literal, the same for every recipient, or a column of the audience row. It is checked
 once with :meth:`TemplateSpec.validate` before any send; :func:`render_content` then fills it
 per recipient and refuses rows whose values WhatsApp would refuse, so one bad row costs one
-recipient and not a failed send.
+recipient and not a failed send. Column names match the row's whatever their case and the
+spaces around them (``{"column": "nome"}`` reads a ``Nome`` column).
 
 Spec forms::
 
@@ -36,6 +37,16 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:_[A-Z]{2})?$")
 # row (Cloud API error 132018, "Param text cannot have new-line/tab characters or more than
 # 4 consecutive spaces"): the whole send fails, so the row is refused here instead.
 _BODY_FORBIDDEN = re.compile(r"[\n\r\t]| {5,}")
+#: Meta's limits on the text of a template message, checked on the values before any send.
+#: A text header is at most 60 characters, so its one parameter is too.
+MAX_HEADER_TEXT = 60
+#: The body is at most 1024 characters once filled: its parameters together cannot be more.
+#: (Meta allows more when the body is the template's only component; we cannot see the
+#: approved template from here, so the stricter limit applies.)
+MAX_BODY_TEXT = 1024
+#: A URL button's URL is at most 2000 characters, the suffix from the row included. The
+#: template's own part of the URL is not known here, so only the suffix is checked.
+MAX_URL_BUTTON = 2000
 # A WhatsApp template has at most 10 buttons.
 _MAX_BUTTON_INDEX = 9
 
@@ -67,7 +78,10 @@ class MissingValue(TemplateValueError):
 
 
 class InvalidValue(TemplateValueError):
-    """A template parameter has a value WhatsApp would refuse (a newline in the body, a non-http link)."""
+    """A template parameter has a value WhatsApp would refuse: a newline in the body, too long, not http.
+
+    The message names the parameter and its column, never the value.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +143,8 @@ class TemplateSpec:
         for source in _sources(self):  # also checks the shape of header, body and buttons
             if source.literal is not None:
                 _check(source, source.literal)
+        literals = [s for s in _body(self) if s.literal is not None]
+        _check_body_total(literals, [s.literal.strip() for s in literals if s.literal is not None])
 
     def columns(self) -> set[str]:
         """Return every column of the audience the spec reads."""
@@ -228,6 +244,10 @@ def _sources(spec: TemplateSpec) -> list[_Source]:
     return [*header, *_body(spec), *(b[2] for b in _buttons(spec))]
 
 
+def _too_long(label: str, size: int, limit: int, what: str) -> InvalidValue:
+    return InvalidValue(label, f"{label} has {size} characters; WhatsApp allows at most {limit} {what}")
+
+
 def _check(source: _Source, value: str) -> str:
     """Strip ``value`` and check it against WhatsApp's rules for ``source``'s parameter.
 
@@ -239,11 +259,18 @@ def _check(source: _Source, value: str) -> str:
         if source.column is not None:
             raise MissingValue(source.label, f"{source.label} is empty")
         raise InvalidValue(source.label, f"{source.label} is an empty literal")
-    if source.field.startswith("body[") and _BODY_FORBIDDEN.search(text):
+    is_text = source.field.startswith("body[") or source.field == "header.text"
+    if is_text and _BODY_FORBIDDEN.search(text):
         raise InvalidValue(
             source.label,
             f"{source.label} has a newline, a tab or more than 4 spaces in a row, which WhatsApp refuses",
         )
+    if source.field == "header.text" and len(text) > MAX_HEADER_TEXT:
+        raise _too_long(source.label, len(text), MAX_HEADER_TEXT, "in a text header")
+    if source.field.startswith("body[") and len(text) > MAX_BODY_TEXT:
+        raise _too_long(source.label, len(text), MAX_BODY_TEXT, "in the whole body")
+    if source.field.startswith("button[") and source.field.endswith(".text") and len(text) > MAX_URL_BUTTON:
+        raise _too_long(source.label, len(text), MAX_URL_BUTTON, "in a button's URL")
     if source.field == "header.link":
         parts = urlsplit(text)
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
@@ -251,13 +278,44 @@ def _check(source: _Source, value: str) -> str:
     return text
 
 
+def column_value(values: Mapping[str, Any], column: str) -> Any:
+    """Return the row's value for ``column``, its name matched in any case and spacing.
+
+    An exact match wins; else the first column whose stripped, case-folded name is the same.
+    ``None`` when the row has no such column.
+
+    :param values: one audience row (column name to value).
+    :param column: the column name, as a template or ``required_columns`` gives it.
+    """
+    if column in values:
+        return values[column]
+    wanted = column.strip().casefold()
+    for name, value in values.items():
+        if isinstance(name, str) and name.strip().casefold() == wanted:
+            return value
+    return None
+
+
 def _value(source: _Source, values: Mapping[str, Any]) -> str:
     if source.column is None:
         return (source.literal or "").strip()
-    raw = values.get(source.column)
+    raw = column_value(values, source.column)
     if raw is None:
         raise MissingValue(source.label, f"{source.label} is missing: the row has no such column")
     return _check(source, str(raw))
+
+
+def _check_body_total(sources: list[_Source], texts: list[str]) -> None:
+    """Refuse body parameters that together make more than the body can hold."""
+    total = sum(len(text) for text in texts)
+    if total > MAX_BODY_TEXT:
+        columns = sorted({s.column for s in sources if s.column is not None})
+        label = f"body (columns {', '.join(map(repr, columns))})" if columns else "body"
+        raise InvalidValue(
+            label,
+            f"{label}: the parameters have {total} characters together; WhatsApp allows at most "
+            f"{MAX_BODY_TEXT} in the whole body",
+        )
 
 
 def _header_component(spec_header: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -281,13 +339,20 @@ def render_content(spec: TemplateSpec, values: Mapping[str, Any]) -> dict[str, A
     :return: ``{"type": "template", "template": {...}}``, the ``content`` of an
         ``application/json`` message (blip-api.md §4).
     :raises MissingValue: when a column the spec reads is missing or empty.
-    :raises InvalidValue: when a column's value breaks a WhatsApp rule.
+    :raises InvalidValue: when a column's value breaks a WhatsApp rule: a newline, a tab or
+        more than 4 spaces in a row in a body or header text; more than
+        :data:`MAX_HEADER_TEXT` characters in a header text, :data:`MAX_BODY_TEXT` in the body
+        parameters together or :data:`MAX_URL_BUTTON` in a URL button's suffix; a header link
+        that is not http(s). The message names the parameter and column, never the value.
     """
     components: list[dict[str, Any]] = []
     if spec.header is not None:
         components.append(_header_component(spec.header, values))
     # Always a body component, even without parameters (blip-api.md §4).
-    body = [{"type": "text", "text": _value(s, values)} for s in _body(spec)]
+    sources = _body(spec)
+    texts = [_value(s, values) for s in sources]
+    _check_body_total(sources, texts)
+    body = [{"type": "text", "text": text} for text in texts]
     components.append({"type": "body", "parameters": body})
     for index, sub_type, source in _buttons(spec):
         key = _BUTTON_VALUE[sub_type]

@@ -5,10 +5,14 @@ import json
 import pytest
 
 from airflow_provider_blip.utils.templates import (
+    MAX_BODY_TEXT,
+    MAX_HEADER_TEXT,
+    MAX_URL_BUTTON,
     InvalidValue,
     MissingValue,
     TemplateSpec,
     TemplateValueError,
+    column_value,
     render_content,
     spec_from_args,
 )
@@ -459,3 +463,104 @@ def test_spec_from_args_refuses_body_and_body_columns():
 def test_spec_from_args_refuses_a_string_of_columns():
     with pytest.raises(ValueError, match="body_columns must be a list"):
         spec_from_args(template_name="t", body_columns="name")
+
+
+# --- WhatsApp's length limits (Meta) -----------------------------------------------------------
+
+
+def test_the_limits_are_metas():
+    assert (MAX_HEADER_TEXT, MAX_BODY_TEXT, MAX_URL_BUTTON) == (60, 1024, 2000)
+
+
+def render_error(spec: TemplateSpec, values: dict) -> InvalidValue:
+    spec.validate()
+    with pytest.raises(InvalidValue) as info:
+        render_content(spec, values)
+    return info.value
+
+
+def test_a_2000_character_body_value_is_refused_before_any_send():
+    """The case of the issue: a 2,000-character value used to be sent as is."""
+    value = "Conceição " * 200
+    error = render_error(TemplateSpec(name="t", body=[{"column": "obs"}]), {"obs": value})
+    assert error.field == "body[1] (column 'obs')"
+    assert str(error) == (
+        f"body[1] (column 'obs') has {len(value.strip())} characters; "
+        "WhatsApp allows at most 1024 in the whole body"
+    )
+
+
+def test_body_parameters_together_must_fit_the_body():
+    spec = TemplateSpec(name="t", body=[{"column": "a"}, "fixo", {"column": "b"}])
+    fits = {"a": "x" * 510, "b": "y" * 510}  # 510 + 4 + 510 = 1024
+    assert [p["text"][:1] for p in components(spec, fits)[0]["parameters"]] == ["x", "f", "y"]
+    error = render_error(spec, {"a": "x" * 511, "b": "y" * 510})
+    assert error.field == "body (columns 'a', 'b')"
+    assert "1025 characters together" in str(error)
+    assert "xxx" not in str(error)
+
+
+def test_body_literals_alone_over_the_limit_fail_validate():
+    with pytest.raises(InvalidValue, match="1030 characters together"):
+        TemplateSpec(name="t", body=["a" * 515, "b" * 515]).validate()
+
+
+def test_header_text_value_over_60_characters():
+    spec = TemplateSpec(name="t", header={"type": "text", "column": "title"})
+    assert components(spec, {"title": "P" * 60})[0]["parameters"] == [{"type": "text", "text": "P" * 60}]
+    error = render_error(spec, {"title": "P" * 61})
+    assert error.field == "header.text (column 'title')"
+    assert "61 characters; WhatsApp allows at most 60 in a text header" in str(error)
+
+
+def test_header_text_literal_over_60_characters_fails_validate():
+    with pytest.raises(InvalidValue, match="header.text has 61 characters"):
+        TemplateSpec(name="t", header={"type": "text", "text": "P" * 61}).validate()
+
+
+@pytest.mark.parametrize("value", ["linha 1\nlinha 2", "a\tb", "a     b"])
+def test_header_text_follows_the_body_rules(value):
+    error = render_error(TemplateSpec(name="t", header={"type": "text", "column": "title"}), {"title": value})
+    assert "newline, a tab or more than 4 spaces" in str(error)
+    assert value not in str(error)
+
+
+def test_url_button_suffix_over_2000_characters():
+    spec = TemplateSpec(name="t", buttons=[{"sub_type": "url", "index": 0, "text": {"column": "slug"}}])
+    assert components(spec, {"slug": "a" * 2000})[1]["parameters"][0]["text"] == "a" * 2000
+    error = render_error(spec, {"slug": "a" * 2001})
+    assert error.field == "button[0].text (column 'slug')"
+    assert "2001 characters; WhatsApp allows at most 2000 in a button's URL" in str(error)
+
+
+def test_quick_reply_payload_has_no_length_check():
+    spec = TemplateSpec(
+        name="t", buttons=[{"sub_type": "quick_reply", "index": 0, "payload": {"column": "p"}}]
+    )
+    assert components(spec, {"p": "p" * 3000})[1]["parameters"][0]["payload"] == "p" * 3000
+
+
+def test_limit_errors_carry_no_phone_number():
+    value = "ligue +55 31 98888-7777 " * 60
+    error = render_error(TemplateSpec(name="t", body=[{"column": "obs"}]), {"obs": value})
+    assert "98888" not in str(error)
+
+
+# --- column names: any case, spaces around -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Nome", " NOME ", "nome"])
+def test_template_columns_match_any_case_and_spacing(name):
+    spec = TemplateSpec(name="t", body=[{"column": "nome"}], header={"type": "text", "column": "Título"})
+    params = components(spec, {name: "Ana", "TÍTULO": "Pedido"})
+    assert params == [
+        {"type": "header", "parameters": [{"type": "text", "text": "Pedido"}]},
+        {"type": "body", "parameters": [{"type": "text", "text": "Ana"}]},
+    ]
+
+
+def test_column_value_prefers_the_exact_name():
+    assert column_value({"Nome": "a", "nome": "b"}, "nome") == "b"
+    assert column_value({"Nome": "a", "NOME": "b"}, "nome") == "a"  # the first match otherwise
+    assert column_value({"Nome": "a"}, " NOME ") == "a"
+    assert column_value({"Nome": "a"}, "sobrenome") is None
