@@ -1,9 +1,10 @@
-"""The docs stay true to the code: snippets, showcased tasks, links and documented classes."""
+"""The docs stay true to the code: snippets, showcased tasks, links, documented classes, the site."""
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -131,6 +132,67 @@ def test_every_provider_class_is_documented(name):
     assert any(re.search(rf"\b{name}\b", p.read_text("utf-8")) for p in pages), (
         f"{name} is in no page under docs/"
     )
+
+
+# -- (5) the docs site builds with no warning, with an API page per public module --------------
+
+MKDOCS_YML = ROOT / "mkdocs.yml"
+_API_DIRECTIVE = re.compile(r"^::: (\S+)\s*$", re.MULTILINE)
+
+
+def _mkdocs_build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)]
+    # NO_MKDOCS_2_WARNING silences Material's banner, which is not a build warning.
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
+
+
+def _warnings(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("WARNING")]
+
+
+def public_modules() -> list[str]:
+    """Return the hook, operator, sensor, trigger and notifier modules Airflow is told of, and the errors."""
+    info = get_provider_info()
+    modules = {"airflow_provider_blip.exceptions"}
+    for kind in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info.get(kind, []):
+            modules.update(entry["python-modules"])
+    modules.update(path.rpartition(".")[0] for path in info.get("notifications", []))
+    return sorted(modules)
+
+
+@pytest.mark.parametrize("module", public_modules())
+def test_every_public_module_has_an_api_page(module):
+    documented = {
+        name
+        for page in (ROOT / "docs" / "api").glob("*.md")
+        for name in _API_DIRECTIVE.findall(page.read_text("utf-8"))
+    }
+    assert module in documented, f"no '::: {module}' in docs/api/*.md"
+
+
+@pytest.mark.slow
+def test_docs_site_builds_in_strict_mode(tmp_path):
+    done = _mkdocs_build(MKDOCS_YML, tmp_path / "site")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not _warnings(done), "\n".join(_warnings(done))
+    hooks_page = (tmp_path / "site" / "api" / "hooks" / "index.html").read_text("utf-8")
+    assert 'id="airflow_provider_blip.hooks.blip.BlipHook"' in hooks_page, "the API page lost its docstrings"
+
+
+@pytest.mark.slow
+def test_strict_build_fails_on_a_broken_anchor(tmp_path):
+    # The control: the site's own settings (strict, anchors validated) refuse a link to a
+    # heading that does not exist, which plain mkdocs would only mention at INFO level.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("# Home\n\nSee [retries](#no-such-heading).\n", "utf-8")
+    (tmp_path / "mkdocs.yml").write_text(
+        f"INHERIT: {MKDOCS_YML}\ndocs_dir: docs\nnav: [index.md]\nplugins: [search]\n", "utf-8"
+    )
+    done = _mkdocs_build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert done.returncode != 0
+    assert any("no-such-heading" in line for line in _warnings(done)), done.stdout + done.stderr
 
 
 # -- the sync script itself ---------------------------------------------------------------------
