@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -193,6 +194,31 @@ def test_strict_build_fails_on_a_broken_anchor(tmp_path):
     done = _mkdocs_build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert done.returncode != 0
     assert any("no-such-heading" in line for line in _warnings(done)), done.stdout + done.stderr
+
+
+def _site_url() -> str:
+    match = re.search(r"^site_url:\s*(\S+)\s*$", MKDOCS_YML.read_text("utf-8"), re.MULTILINE)
+    assert match, "mkdocs.yml has no site_url"
+    return match[1]
+
+
+def test_the_documentation_url_is_the_site():
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["urls"]
+    assert urls["Documentation"] == _site_url()
+
+
+def test_readme_links_into_the_site_name_existing_pages():
+    # The README is also the package index page, where relative links break: it links the site.
+    site = _site_url()
+    prose = _INLINE_CODE.sub("", _FENCE.sub("", (ROOT / "README.md").read_text("utf-8")))
+    paths = [t[len(site) :].split("#", 1)[0] for t in _INLINE_LINK.findall(prose) if t.startswith(site)]
+    assert len(paths) > 10, "the README no longer links the docs site"
+    missing = [
+        path
+        for path in paths
+        if not any((ROOT / "docs" / page).is_file() for page in (f"{path.rstrip('/')}.md", f"{path}index.md"))
+    ]
+    assert not missing, f"README links to site pages that docs/ does not have: {missing}"
 
 
 # -- the sync script itself ---------------------------------------------------------------------
