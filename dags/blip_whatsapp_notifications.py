@@ -3,14 +3,15 @@
 Every day at 09:00 (America/Sao_Paulo) it streams an audience CSV (a ``phone`` column plus
 template values) into chunks, then one mapped task per chunk looks every number up on
 WhatsApp, sends the approved template to the account Blip returns and moves the user to a
-block of the bot's flow (the router's ``master-state`` first when given), the three steps
-overlapping per recipient. Optionally the recipients join a distribution list; one mapped
-wait per chunk follows delivery, and a last task reports what happened to every recipient,
-numbers masked.
+block of the bot's flow (the router's ``master-state`` first when given) and, when
+``list_name`` is given, adds them to a distribution list, the steps overlapping per
+recipient. One mapped wait per chunk follows delivery, and a last task reports what
+happened to every recipient, numbers masked, and fails the run when too many failed.
 
 Per-recipient results go to files under ``$AIRFLOW_HOME/blip-runs`` (see
-docs/operators/notify.md); XCom only carries references and counts. A retried or cleared
-chunk resumes: nothing is sent twice.
+docs/operators/notify.md); XCom only carries references and counts. The files belong to the
+job (this DAG and its logical date, or ``campaign_key``): a retry, a cleared task or any new
+run of the same logical date resumes it, so nothing is sent twice.
 
 Needs a ``blip_default`` connection (see docs/connection.md). Nothing here runs at parse
 time: no network call, no Variable read.
@@ -23,7 +24,6 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from airflow_provider_blip.operators.lists import BlipDistributionListOperator
 from airflow_provider_blip.operators.notify import BlipNotifyOperator, BlipSplitAudienceOperator
 from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
 
@@ -42,8 +42,9 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=1)},
     params={
         "audience": Param(
-            SAMPLE_AUDIENCE, type="string", description="Path or URL of a CSV with a phone column"
+            SAMPLE_AUDIENCE, type="string", description="Path or URL of a CSV, JSON Lines or Parquet file"
         ),
+        "phone_column": Param("phone", type="string", description="The column with the phone number"),
         "template_name": Param("order_update", type="string"),
         "language": Param("pt_BR", type="string"),
         "body_columns": Param(["name", "order_id"], type="array", description="Columns for {{1}}, {{2}}..."),
@@ -52,6 +53,18 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
         "master_state": Param(None, type=["string", "null"], description="Router sub-bot, e.g. x@msging.net"),
         "list_name": Param(None, type=["string", "null"], description="Add the recipients to this list"),
         "default_region": Param("BR", type="string"),
+        "max_invalid_ratio": Param(
+            0.2, type="number", minimum=0, maximum=1, description="Unusable rows tolerated before any send"
+        ),
+        "max_failed_ratio": Param(
+            0.2, type="number", minimum=0, maximum=1, description="Failures tolerated before sends stop"
+        ),
+        "skip_if_sent_within_hours": Param(
+            None, type=["number", "null"], description="Skip whoever got this template that recently"
+        ),
+        "campaign_key": Param(
+            None, type=["string", "null"], description="The job's identity (default: the logical date)"
+        ),
     },
 )
 def blip_whatsapp_notifications():
@@ -59,7 +72,11 @@ def blip_whatsapp_notifications():
     split = BlipSplitAudienceOperator(
         task_id="split",
         audience="{{ params.audience }}",
+        phone_column="{{ params.phone_column }}",
         default_region="{{ params.default_region }}",
+        required_columns="{{ params.body_columns }}",
+        max_invalid_ratio="{{ params.max_invalid_ratio }}",
+        campaign_key="{{ params.campaign_key }}",
         chunk_size=1000,  # raised for big audiences so the chunks stay under max_map_length
     )
     # [END howto_operator_blip_split_audience]
@@ -73,22 +90,14 @@ def blip_whatsapp_notifications():
         flow_id="{{ params.flow_id }}",
         state_id="{{ params.state_id }}",
         master_state="{{ params.master_state }}",  # set first when the bot is behind a router
+        list_name="{{ params.list_name }}",  # joined in the same pipeline, after the send
+        max_failed_ratio="{{ params.max_failed_ratio }}",  # the breaker: stops new sends
+        skip_if_sent_within="{{ (params.skip_if_sent_within_hours or 0) * 3600 }}",  # seconds; 0: off
         # One chunk at a time already uses the whole plan; to run several at once, see the
         # connection's parallel_tasks extra and docs/performance.md.
         max_active_tis_per_dag=1,
     ).expand(chunk=split.output)
     # [END howto_operator_blip_notify]
-
-    @task.short_circuit(ignore_downstream_trigger_rules=False)
-    def wants_list(params=None) -> bool:
-        return bool(params["list_name"])
-
-    add_to_list = BlipDistributionListOperator.partial(
-        task_id="add_to_list",
-        list_name="{{ params.list_name }}",
-        action="add",
-        do_xcom_push=False,  # its per-recipient rows stay out of XCom (counts are in the log)
-    ).expand(recipients=notify.output)  # one chunk's results file each: memory stays bounded
 
     # [START howto_sensor_blip_message_status_chunk]
     delivered = BlipMessageStatusSensor.partial(
@@ -97,18 +106,20 @@ def blip_whatsapp_notifications():
         deferrable=True,
         poke_interval=5,
         timeout=2 * 3600,
+        max_failed_ratio=1.0,  # the job's policy is applied once, by the report
     ).expand(messages=notify.output)  # one wait per chunk; its statuses go to a file
     # [END howto_sensor_blip_message_status_chunk]
 
     @task(trigger_rule="none_failed")
-    def report(deliveries) -> dict:
+    def report(deliveries, params=None) -> dict:
         from airflow_provider_blip.utils.report import build_job_report
+        from airflow_provider_blip.utils.results import check_job_outcome
 
         text, counts = build_job_report(deliveries)
         print(text)
+        check_job_outcome(counts, max_failed_ratio=params["max_failed_ratio"])  # after the report
         return counts  # counts only: no phone number goes to XCom from here
 
-    notify >> wants_list() >> add_to_list
     report(delivered.output)
 
 

@@ -132,11 +132,25 @@ class BlipBatchOperator(BaseOperator):
         return self.finish(results, [r for r, flag in zip(results, flags, strict=True) if flag])
 
 
-def check_ratio(max_failed_ratio: float) -> float:
-    """Refuse a ``max_failed_ratio`` outside [0, 1] when the task is defined, not when it runs."""
-    if not 0 <= max_failed_ratio <= 1:
-        raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio!r}")
-    return max_failed_ratio
+def check_ratio(value: Any, name: str = "max_failed_ratio") -> Any:
+    """Refuse a ratio outside [0, 1] when the task is defined, not when it runs.
+
+    A Jinja template (``"{{ params.x }}"``) passes: :func:`as_ratio` checks it once rendered.
+    """
+    if isinstance(value, str) and "{{" in value:
+        return value
+    return as_ratio(value, name)
+
+
+def as_ratio(value: Any, name: str = "max_failed_ratio") -> float:
+    """Return a (rendered) ratio as a float from 0 to 1, or raise naming the setting."""
+    try:
+        ratio = float(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+    except ValueError:
+        ratio = None
+    if ratio is None or not 0 <= ratio <= 1:  # NaN fails the range test too
+        raise BlipConfigError(f"{name} must be a number between 0 and 1, got {value!r}")
+    return ratio
 
 
 def apply_failure_policy(

@@ -1,53 +1,117 @@
-"""One try of ``BlipNotifyOperator`` over one chunk: the per-recipient pipeline and its journal.
+"""One attempt of ``BlipNotifyOperator`` over one chunk: the per-recipient pipeline and its journal.
 
-Each recipient goes lookup -> template -> context in one worker thread; ``bounded_map`` keeps
-many recipients in flight and the hook's per-channel limiters pace every request, so the
-steps of different recipients overlap. Every outcome is journaled as it happens.
+Each recipient goes lookup -> template -> context -> list -> first status read in one worker
+thread; ``bounded_map`` keeps many recipients in flight and the hook's per-channel limiters
+pace every request, so the steps of different recipients overlap and the first status reads
+fill the commands budget while later messages are being sent. Every outcome is journaled as
+it happens.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_blip.operators import _steps as steps
 from airflow_provider_blip.utils.audience import Recipient
 from airflow_provider_blip.utils.concurrency import bounded_map
-from airflow_provider_blip.utils.ids import task_message_id
-from airflow_provider_blip.utils.results import FAILED_STATUSES, RecipientStatus
+from airflow_provider_blip.utils.results import FAILED_STATUSES, SENT_STATUSES, RecipientStatus
+from airflow_provider_blip.utils.status import MessageStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from airflow_provider_blip.hooks.blip import BlipHook
     from airflow_provider_blip.utils import journal
+    from airflow_provider_blip.utils.ledger import LedgerWriter, SentLedger
     from airflow_provider_blip.utils.templates import TemplateSpec
 
 #: Failed or unknown rows kept to show in the task log (numbers masked there).
 FAILURE_SAMPLE = 50
 _SHOWN = FAILED_STATUSES | {RecipientStatus.UNKNOWN}
+# Failures that say the audience or the template is wrong, counted by the breaker. Rows the
+# split rejected (invalid number, missing values) were judged before anything was spent.
+_BREAKER_FAILURES = frozenset(
+    {
+        RecipientStatus.NOT_ON_WHATSAPP,
+        RecipientStatus.LOOKUP_FAILED,
+        RecipientStatus.SEND_FAILED,
+        RecipientStatus.CONTEXT_FAILED,
+        RecipientStatus.LIST_FAILED,
+    }
+)
+
+
+class Breaker:
+    """Stops new sends once too many of the recipients acted on failed (thread-safe).
+
+    :param max_failed_ratio: the share of failures tolerated.
+    :param min_sample: recipients acted on before the ratio is judged, so that the first
+        failure of a job does not stop it.
+    :param tripped: start tripped (an earlier chunk of the same job tripped it).
+    """
+
+    def __init__(self, max_failed_ratio: float, min_sample: int, *, tripped: bool = False) -> None:
+        self.max_failed_ratio = max_failed_ratio
+        self.min_sample = max(1, min_sample)
+        self.tripped = tripped
+        self.acted = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Count one finished recipient that went to Blip; trip when the ratio is passed."""
+        failed = row["status"] in _BREAKER_FAILURES or row.get("delivery") == MessageStatus.FAILED
+        with self._lock:
+            self.acted += 1
+            self.failed += failed
+            if self.acted >= self.min_sample and self.failed / self.acted > self.max_failed_ratio:
+                self.tripped = True
+
+
+@dataclasses.dataclass
+class Pipeline:
+    """What one chunk's recipients go through, beyond lookup and send.
+
+    :param spec: the template.
+    :param pairs: context writes, in order (``master-state`` first).
+    :param required: columns that must be non-empty.
+    :param message_id: derives a recipient's message id from its account.
+    :param add_to_list: adds an account to the job's distribution list, or ``None``.
+    :param first_read_after: seconds after a send before its first status read; ``None``: no read.
+    :param ledger: the cross-job guard's view of recent sends, or ``None``.
+    :param ledger_writer: records this job's sends for later jobs' guard, or ``None``.
+    """
+
+    spec: TemplateSpec
+    pairs: list[tuple[str, str | None]]
+    required: Sequence[str]
+    message_id: Callable[[str], str]
+    add_to_list: Callable[[str], None] | None = None
+    first_read_after: float | None = 1.0
+    ledger: SentLedger | None = None
+    ledger_writer: LedgerWriter | None = None
 
 
 class ChunkRun:
-    """One try over one chunk: per-recipient pipeline, journal, counts and a failure sample."""
+    """One attempt over one chunk: per-recipient pipeline, journal, counts and a failure sample."""
 
     def __init__(
         self,
         hook: BlipHook,
-        spec: TemplateSpec,
-        pairs: list[tuple[str, str | None]],
-        required_columns: Sequence[str] | None,
+        pipeline: Pipeline,
         progress: journal.Progress,
         writer: journal.Writer,
-        ti: Any,
+        breaker: Breaker,
     ) -> None:
         self.hook = hook
-        self.spec = spec
-        self.pairs = pairs
-        self.required = required_columns if required_columns is not None else sorted(spec.columns())
+        self.pipeline = pipeline
         self.progress = progress
         self.writer = writer
-        self.ti = ti
+        self.breaker = breaker
         self.failures: list[dict[str, Any]] = []
 
     def all(self, lines: Iterator[dict[str, Any]], workers: int) -> Counter[str]:
@@ -66,16 +130,29 @@ class ChunkRun:
         return record
 
     def _run(self, row: int, line: dict[str, Any]) -> dict[str, Any]:
-        if "status" in line:  # rejected by the split: invalid number or duplicate
-            return {k: v for k, v in line.items() if k != "values"}
-        record = self._account(row, line)
-        if record.get("status") != RecipientStatus.VERIFIED.value:
-            return record
-        content = steps.render(record, self.spec)
+        if "status" in line:  # rejected by the split: invalid number, duplicate, missing values
+            return _compact(line)
+        intent = self.progress.in_flight.get(row)
+        if intent is None and self.breaker.tripped:
+            reason = "not sent: the job's failure breaker tripped (see the task log)"
+            return _compact({**line, "status": RecipientStatus.NOT_SENT.value, "reason": reason})
+        ledger = self.pipeline.ledger
+        if intent is None and ledger is not None and ledger.recently_sent(line["phone"]):
+            reason = "sent the same template by this DAG within skip_if_sent_within"
+            return _compact({**line, "status": RecipientStatus.RECENTLY_SENT.value, "reason": reason})
+        record = self._account(row, line, intent)
+        if record.get("status") == RecipientStatus.VERIFIED.value:
+            record = self._send(row, record)
+        if record["status"] != RecipientStatus.INVALID_VALUES.value:
+            self.breaker.record(record)
+        return _compact(record)
+
+    def _send(self, row: int, record: dict[str, Any]) -> dict[str, Any]:
+        content = steps.render(record, self.pipeline.spec)
         if isinstance(content, str):
-            return _compact({**record, "status": RecipientStatus.INVALID_VALUES.value, "reason": content})
-        mid = task_message_id(self.ti, recipient=record["account"], template=self.spec.name)
-        self.writer.intent(row, record["account"], mid)  # before the request: a killed try leaves it
+            return {**record, "status": RecipientStatus.INVALID_VALUES.value, "reason": content}
+        mid = self.pipeline.message_id(record["account"])
+        self.writer.intent(row, record["account"], mid)  # before the request: a killed attempt leaves it
         record = steps.send(
             self.hook,
             record,
@@ -84,18 +161,35 @@ class ChunkRun:
             check_first=self.progress.must_check(row),
             retryable_status=RecipientStatus.UNKNOWN,
         )
-        if record["status"] == RecipientStatus.SENT.value and self.pairs:
+        if record["status"] != RecipientStatus.SENT.value:
+            return record
+        sent_at = time.monotonic()
+        if self.pipeline.ledger_writer is not None:
+            self.pipeline.ledger_writer.add(record["phone"], time.time())
+        if self.pipeline.pairs:
             record = steps.set_context(
-                self.hook, record, self.pairs, retryable_status=RecipientStatus.UNKNOWN
+                self.hook, record, self.pipeline.pairs, retryable_status=RecipientStatus.UNKNOWN
             )
-        return _compact(record)
+        if self.pipeline.add_to_list is not None and record["status"] in SENT_STATUSES:
+            record = steps.add_to_list(self.pipeline.add_to_list, record)
+        return self._first_read(record, sent_at)
 
-    def _account(self, row: int, line: dict[str, Any]) -> dict[str, Any]:
-        intent = self.progress.in_flight.get(row)
-        if intent and intent.get("account"):  # looked up by an earlier try: no second lookup
+    def _first_read(self, record: dict[str, Any], sent_at: float) -> dict[str, Any]:
+        # One read per message while later ones are still being sent: most waits then find
+        # their messages settled and read nothing (the commands budget is used once).
+        delay = self.pipeline.first_read_after
+        if delay is None or record["status"] not in SENT_STATUSES:
+            return record
+        time.sleep(max(0.0, sent_at + delay - time.monotonic()))
+        return steps.read_delivery(self.hook, record)
+
+    def _account(self, row: int, line: dict[str, Any], intent: dict[str, Any] | None) -> dict[str, Any]:
+        if intent and intent.get("account"):  # looked up by an earlier attempt: no second lookup
             return {**line, "status": RecipientStatus.VERIFIED.value, "account": intent["account"]}
         recipient = Recipient(row, line["phone"], line.get("values") or {})
-        return steps.verify(self.hook, recipient, self.required, retryable_status=RecipientStatus.UNKNOWN)
+        return steps.verify(
+            self.hook, recipient, self.pipeline.required, retryable_status=RecipientStatus.UNKNOWN
+        )
 
 
 def _compact(record: dict[str, Any]) -> dict[str, Any]:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.exceptions import BlipError, BlipNotFoundError
+from airflow_provider_blip.exceptions import BlipCommandError, BlipError, BlipNotFoundError
 from airflow_provider_blip.operators._batch import FATAL_ERRORS, failure_fields
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.audience import Rejected
+from airflow_provider_blip.utils.lime import REASON_LIST_MISSING
 from airflow_provider_blip.utils.results import RecipientStatus, result
+from airflow_provider_blip.utils.status import MessageStatus
 from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, render_content
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from airflow_provider_blip.hooks.blip import BlipHook
     from airflow_provider_blip.utils.audience import Recipient
@@ -161,3 +163,86 @@ def _delete(hook: BlipHook, uri: str) -> None:
         hook.send_command("delete", uri)
     except BlipNotFoundError:
         pass  # already absent: deleting is idempotent (SDKCS ExtensionContext does the same)
+
+
+class ListAdder:
+    """Adds accounts to one distribution list, creating the list once if Blip says it is missing.
+
+    Blip answers reason 101 to an add on a list that does not exist (SDKCS ManageListAction
+    creates it and retries). Many threads may get that answer at once: the first creates the
+    list and the others only retry their add, so the list is created once, not once per thread.
+
+    :param hook: the task's hook.
+    :param list_name: the list's name (its address is ``name@broadcast.msging.net``).
+    """
+
+    def __init__(self, hook: BlipHook, list_name: str) -> None:
+        import threading
+
+        self.hook = hook
+        self.address = lime.list_identity(list_name)
+        self._lock = threading.Lock()
+        self._created = False
+
+    def create(self) -> None:
+        """Create the list (Blip accepts a create of a list that exists)."""
+        self.hook.send_command(
+            "set",
+            "/lists",
+            to=lime.POSTMASTER_BROADCAST,
+            content_type=lime.LIST_TYPE,
+            resource={"identity": self.address},
+        )
+
+    def __call__(self, account: str) -> None:
+        """Add ``account``; on 101, create the list (once for all threads) and add again."""
+        try:
+            self._add(account)
+        except BlipCommandError as exc:
+            if exc.code != REASON_LIST_MISSING:
+                raise
+            with self._lock:
+                if not self._created:
+                    self.create()
+                    self._created = True
+            self._add(account)
+
+    def _add(self, account: str) -> None:
+        self.hook.send_command(
+            "set",
+            lime.path("lists", self.address, "recipients"),
+            to=lime.POSTMASTER_BROADCAST,
+            content_type=lime.IDENTITY_TYPE,
+            resource=account,
+        )
+
+
+def add_to_list(add: Callable[[str], None], record: dict[str, Any]) -> dict[str, Any]:
+    """Add a sent row's account to the job's list; the row keeps its status, ``list`` says how it went."""
+    try:
+        add(record["account"])
+    except FATAL_ERRORS:
+        raise
+    except BlipError as exc:
+        fields = failure_fields(exc)
+        return {**record, "list": RecipientStatus.LIST_FAILED.value, "list_reason": fields["reason"]}
+    return {**record, "list": RecipientStatus.ADDED.value}
+
+
+def read_delivery(hook: BlipHook, record: dict[str, Any]) -> dict[str, Any]:
+    """Read a sent message's status once; the row gets ``delivery`` (and ``delivery_reason``).
+
+    A read that fails leaves the row as it was: the delivery wait reads it again later.
+    """
+    try:
+        status, reason = hook.get_message_status(record["message_id"])
+    except FATAL_ERRORS:
+        raise
+    except BlipError:
+        return record
+    if status is MessageStatus.UNKNOWN:
+        return record
+    row = {**record, "delivery": status.value}
+    if reason is not None:
+        row["delivery_reason"] = reason
+    return row

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_blip.exceptions import (
@@ -12,6 +12,7 @@ from airflow_provider_blip.exceptions import (
     BlipNotFoundError,
     BlipPagingLimitError,
 )
+from airflow_provider_blip.operators import _steps as steps
 from airflow_provider_blip.operators._batch import (
     FATAL_ERRORS,
     BlipBatchOperator,
@@ -36,12 +37,10 @@ if TYPE_CHECKING:
 Action = Literal["create", "delete", "add", "remove", "sync", "members", "send_template"]
 ACTIONS = ("create", "delete", "add", "remove", "sync", "members", "send_template")
 
-LIST_TYPE = "application/vnd.iris.distribution-list+json"
-IDENTITY_TYPE = "application/vnd.lime.identity"
-# Blip's answers when a list is missing (101) or a recipient is not on it (64); SDKCS
-# ManageListAction treats both as "nothing to remove".
-REASON_LIST_MISSING = 101
-REASON_NOT_A_MEMBER = 64
+LIST_TYPE = lime.LIST_TYPE
+IDENTITY_TYPE = lime.IDENTITY_TYPE
+REASON_LIST_MISSING = lime.REASON_LIST_MISSING
+REASON_NOT_A_MEMBER = lime.REASON_NOT_A_MEMBER
 
 
 class BlipDistributionListOperator(BlipBatchOperator):
@@ -102,7 +101,6 @@ class BlipDistributionListOperator(BlipBatchOperator):
         self.language = language
         self.body = body
         self.page_size = page_size
-        self._create_lock = threading.Lock()
 
     @property
     def address(self) -> str:
@@ -130,15 +128,14 @@ class BlipDistributionListOperator(BlipBatchOperator):
             return self.finish(self.sync(records))
         return self.run_each(records, self._add if self.action == "add" else self._remove, is_reachable)
 
+    @cached_property
+    def adder(self) -> steps.ListAdder:
+        """Adds members, creating the list once if Blip says it is missing."""
+        return steps.ListAdder(self.hook, self.list_name)
+
     def create(self) -> None:
         """Create the list; a list that already exists is fine."""
-        self.hook.send_command(
-            "set",
-            "/lists",
-            to=lime.POSTMASTER_BROADCAST,
-            content_type=LIST_TYPE,
-            resource={"identity": self.address},
-        )
+        self.adder.create()
 
     def sync(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Make the list hold exactly the reachable recipients; report adds and removals."""
@@ -169,26 +166,8 @@ class BlipDistributionListOperator(BlipBatchOperator):
         return results
 
     def _add(self, record: dict[str, Any]) -> dict[str, Any]:
-        uri = lime.path("lists", self.address, "recipients")
-
-        def add() -> None:
-            self.hook.send_command(
-                "set",
-                uri,
-                to=lime.POSTMASTER_BROADCAST,
-                content_type=IDENTITY_TYPE,
-                resource=record["account"],
-            )
-
         try:
-            try:
-                add()
-            except BlipCommandError as exc:
-                if exc.code != REASON_LIST_MISSING:
-                    raise
-                with self._create_lock:  # one thread creates it, the others just retry
-                    self.create()
-                add()
+            self.adder(record["account"])
         except FATAL_ERRORS:
             raise
         except BlipError as exc:

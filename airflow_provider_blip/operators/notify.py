@@ -11,7 +11,10 @@ by the sum of three stages. Results go to files; XCom carries references and cou
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections import Counter
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,22 +23,23 @@ from airflow.sdk import BaseOperator
 from airflow_provider_blip.exceptions import BlipBatchError, BlipConfigError
 from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.operators import _steps as steps
-from airflow_provider_blip.operators._batch import BlipBatchOperator
-from airflow_provider_blip.operators._chunk import ChunkRun
+from airflow_provider_blip.operators._batch import BlipBatchOperator, as_ratio, check_ratio
+from airflow_provider_blip.operators._chunk import Breaker, ChunkRun, Pipeline
 from airflow_provider_blip.utils import journal, runfiles
-from airflow_provider_blip.utils.audience import Recipient, iter_rows, parse_audience
+from airflow_provider_blip.utils.audience import Recipient, parse_audience
+from airflow_provider_blip.utils.ids import job_message_id
+from airflow_provider_blip.utils.jobs import RunLayout, job_key
 from airflow_provider_blip.utils.results import (
     FAILED_STATUSES,
     SENT_STATUSES,
     RecipientStatus,
-    check_failure_ratio,
     masked_table,
 )
 from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, spec_of
 
 if TYPE_CHECKING:
-    from collections import Counter
     from collections.abc import Iterator, Sequence
+    from typing import TextIO
 
     from airflow.sdk import Context, ObjectStoragePath
 
@@ -45,20 +49,36 @@ if TYPE_CHECKING:
 DEFAULT_MAX_CHUNKS = 256
 
 
+#: Share of the audience that may be unusable (bad number, missing value) before the split
+#: refuses the whole job, before anything is spent.
+DEFAULT_MAX_INVALID_RATIO = 0.2
+_INVALID = frozenset({RecipientStatus.INVALID_NUMBER, RecipientStatus.INVALID_VALUES})
+
+
 class BlipSplitAudienceOperator(BaseOperator):
     """Stream an audience into chunk files and return one reference per chunk, for ``.expand()``.
 
-    Numbers are parsed and deduplicated across the whole audience here, once; invalid and
-    duplicate rows go into their chunk with their status, so every row is reported. The
-    chunk list is saved with the files: a retry or a re-run of the same DAG run reuses it,
-    so each recipient keeps its chunk (its map index), hence its message id.
+    Numbers are parsed and deduplicated across the whole audience here, once, and rows
+    missing a required value are marked; invalid and duplicate rows go into their chunk with
+    their status, so every row is reported. When more than ``max_invalid_ratio`` of the rows
+    are unusable the job stops here, before any request is made.
+
+    The files belong to the *job* (the DAG and its logical date, or ``campaign_key``), not to
+    the Airflow run: a retry, a cleared task or a new run of the same logical date reuses the
+    chunk list, so each recipient keeps its chunk and its message id, and nothing is sent twice.
 
     .. seealso:: docs/operators/notify.md
 
     :param audience: rows with a phone number and template values: a list of dicts, or the
-        path or URL of a CSV file. (templated)
-    :param phone_column: the column holding the phone number.
+        path or URL of a file (see "Audience files" in the docs). (templated)
+    :param phone_column: the column holding the phone number. (templated)
     :param default_region: region for numbers written without country code. (templated)
+    :param required_columns: columns that must be non-empty for a row to be sent to
+        (usually the template's ``body_columns``). (templated)
+    :param max_invalid_ratio: share of rows that may be unusable (invalid number or missing
+        value; duplicates do not count) before the split fails the job, sending nothing.
+    :param campaign_key: the job's identity, when the logical date is not the right one
+        (e.g. one job per campaign, whatever day it runs). (templated)
     :param chunk_size: rows per chunk; raised when the audience would need more than
         ``max_chunks`` chunks.
     :param max_chunks: most chunks per run (default 256, never above ``[core] max_map_length``).
@@ -68,7 +88,15 @@ class BlipSplitAudienceOperator(BaseOperator):
     :return: ``[{"chunk": uri, "index": i, "rows": n}, ...]``.
     """
 
-    template_fields = ("audience", "default_region", "runs_path")
+    template_fields = (
+        "audience",
+        "max_invalid_ratio",
+        "phone_column",
+        "default_region",
+        "required_columns",
+        "campaign_key",
+        "runs_path",
+    )
     ui_color = BlipBatchOperator.ui_color  # no Blip request here: it only reads and writes files
 
     def __init__(
@@ -77,6 +105,9 @@ class BlipSplitAudienceOperator(BaseOperator):
         audience: Any,
         phone_column: str = "phone",
         default_region: str = "BR",
+        required_columns: Sequence[str] | None = None,
+        max_invalid_ratio: float = DEFAULT_MAX_INVALID_RATIO,
+        campaign_key: str | None = None,
         chunk_size: int = 1000,
         max_chunks: int | None = None,
         runs_path: str | None = None,
@@ -84,37 +115,69 @@ class BlipSplitAudienceOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, got {chunk_size!r}")
+            raise BlipConfigError(f"chunk_size must be at least 1, got {chunk_size!r}")
         self.audience = audience
         self.phone_column = phone_column
         self.default_region = default_region
+        self.required_columns = required_columns
+        self.max_invalid_ratio = check_ratio(max_invalid_ratio, "max_invalid_ratio")
+        self.campaign_key = campaign_key
         self.chunk_size = chunk_size
         self.max_chunks = max_chunks
         self.runs_path = runs_path
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        ti = context["ti"]
-        directory = runfiles.run_dir(self.runs_path, ti.dag_id, ti.run_id) / "chunks"
-        manifest = directory / "manifest.json"
-        if manifest.exists():
-            self.log.info("Reusing the chunks already written for this run (%s)", directory)
-            return list(runfiles.read_json(manifest))
-        size = self._size(sum(1 for _ in iter_rows(self.audience)))
+        layout = RunLayout.for_job(self.runs_path, context["ti"].dag_id, job_key(context, self.campaign_key))
+        if layout.manifest.exists():
+            self.log.info("Reusing the chunks already written for this job (%s)", layout.chunks)
+            return list(runfiles.read_json(layout.manifest))
+        with _spool() as spool:
+            counts = self._parse_into(spool)
+            self._check(counts)
+            spool.seek(0)
+            size = self._size(sum(counts.values()))
+            chunks = [
+                {"chunk": str(path), "index": index, "rows": count}
+                for index, path, count in _write_chunks(layout, _lines(spool), size)
+            ]
+        runfiles.write_json(layout.manifest, chunks)  # last: no manifest means no finished split
+        self.log.info(
+            "Blip split: %d rows into %d %s of up to %d; %s",
+            sum(c["rows"] for c in chunks),
+            len(chunks),
+            "chunk" if len(chunks) == 1 else "chunks",
+            size,
+            dict(sorted(counts.items())),
+        )
+        return chunks
+
+    def _parse_into(self, spool: TextIO) -> Counter[str]:
+        # One pass over the source (it may be a download): rows go to a private local spool
+        # while they are counted; the chunks are cut from the spool once the size is known.
         rows = parse_audience(
             self.audience, phone_column=self.phone_column, default_region=self.default_region
         )
-        chunks = [
-            {"chunk": str(path), "index": index, "rows": count}
-            for index, path, count in _write_chunks(directory, rows, size)
-        ]
-        runfiles.write_json(manifest, chunks)  # last: no manifest means no finished split
-        self.log.info(
-            "Blip split: %d rows into %d chunks of up to %d",
-            sum(c["rows"] for c in chunks),
-            len(chunks),
-            size,
-        )
-        return chunks
+        required = list(self.required_columns or ())
+        counts: Counter[str] = Counter()
+        for item in rows:
+            line = _chunk_line(item, required)
+            counts[line.get("status", "valid")] += 1
+            spool.write(runfiles.dumps(line) + "\n")
+        return counts
+
+    def _check(self, counts: Counter[str]) -> None:
+        total = sum(counts.values())
+        invalid = sum(n for status, n in counts.items() if status in _INVALID)
+        ratio = as_ratio(self.max_invalid_ratio, "max_invalid_ratio")
+        if total and invalid / total > ratio:
+            found = ", ".join(f"{s}={n}" for s, n in sorted(counts.items()))
+            raise BlipConfigError(
+                f"audience: {invalid} of {total} rows are unusable ({invalid / total:.1%}), more than "
+                f"max_invalid_ratio={ratio:g}; nothing was sent. Rows: {found}. "
+                "Check the file's phone column and default_region, or raise max_invalid_ratio."
+            )
+        if not total:
+            self.log.warning("Blip split: the audience has no rows")
 
     def _size(self, total: int) -> int:
         from airflow.sdk import conf
@@ -124,35 +187,60 @@ class BlipSplitAudienceOperator(BaseOperator):
         return max(self.chunk_size, math.ceil(total / most))
 
 
+def _spool() -> TextIO:
+    import tempfile
+
+    # Created 0600 by tempfile and deleted on close: the rows hold personal data.
+    return tempfile.TemporaryFile("w+", encoding="utf-8", prefix="blip-split-")
+
+
+def _lines(spool: TextIO) -> Iterator[dict[str, Any]]:
+    import json
+
+    return (json.loads(line) for line in spool)
+
+
 def _write_chunks(
-    directory: ObjectStoragePath, rows: Iterator[Any], size: int
+    layout: RunLayout, rows: Iterator[dict[str, Any]], size: int
 ) -> Iterator[tuple[int, ObjectStoragePath, int]]:
     """Write consecutive runs of ``size`` rows to numbered files; yield (index, path, rows)."""
     index = 0
     while True:
-        batch = [_chunk_line(item) for _, item in zip(range(size), rows, strict=False)]
+        batch = [line for _, line in zip(range(size), rows, strict=False)]
         if not batch:
             return
-        path = directory / f"{index:05d}.jsonl"
+        path = layout.chunk(index)
         yield index, path, runfiles.write_jsonl(path, batch)
         index += 1
 
 
-def _chunk_line(item: Any) -> dict[str, Any]:
-    if isinstance(item, Recipient):
-        return {"row": item.row, "phone": item.phone, "values": item.values}
-    return {"row": item.row, "phone": item.raw_phone, "status": item.status, "reason": item.reason}
+def _chunk_line(item: Any, required: list[str]) -> dict[str, Any]:
+    if not isinstance(item, Recipient):
+        return {"row": item.row, "phone": item.raw_phone, "status": item.status, "reason": item.reason}
+    missing = [c for c in required if not str(item.values.get(c, "")).strip()]
+    if missing:
+        reason = f"row {item.row}: empty value in column(s) {', '.join(missing)}"
+        status = RecipientStatus.INVALID_VALUES.value
+        return {"row": item.row, "phone": item.phone, "status": status, "reason": reason}
+    return {"row": item.row, "phone": item.phone, "values": item.values}
 
 
 class BlipNotifyOperator(BlipBatchOperator):
-    """Verify, send a template and move in the flow every recipient of one chunk, steps overlapping.
+    """Verify, send a template, move in the flow and list every recipient of one chunk, steps overlapping.
 
-    Each recipient goes through lookup → template → context on its own; many go at once, each
-    request paced by the connection's per-channel rates, so the messages channel stays busy
-    at its rate. Progress is journaled per try: a retry (or a cleared task) skips finished
-    recipients and asks Blip about any message that may have left, so nothing is sent twice
-    and nothing is lost. A send whose outcome stays unknown after the hook's retries fails
-    the task (after finishing the rest), so that its retry resolves it.
+    Each recipient goes through lookup → template → context → list → a first status read on
+    its own; many go at once, each request paced by the connection's per-channel rates, so
+    the channels stay busy at their rates. Progress is journaled by every attempt: any way of
+    running the same job again (retry, clear, ``tasks test``, a new run of the same logical
+    date) skips finished recipients and asks Blip about any message that may have left, so
+    nothing is sent twice and nothing is lost. A send whose outcome stays unknown after the
+    hook's retries fails the task (after finishing the rest), so that its retry resolves it.
+
+    ``max_failed_ratio`` works as a breaker: once at least ``min_failure_sample`` recipients
+    went to Blip and more than that share of them failed (not on WhatsApp, refused, a failed
+    delivery seen by the first read), no new message is sent in this job; the rest are
+    ``not_sent``. The task still succeeds, so that delivery of what was sent is followed and
+    the report says what happened; the example DAG's report then fails the run.
 
     .. seealso:: docs/operators/notify.md
 
@@ -172,13 +260,24 @@ class BlipNotifyOperator(BlipBatchOperator):
     :param state_id: the block id. (templated)
     :param master_state: the router's sub-bot, set first. (templated)
     :param variables: more context variables to set. (templated)
+    :param list_name: add every recipient sent to this distribution list (created once if
+        missing), in the same pipeline. (templated)
+    :param skip_if_sent_within: skip a recipient this DAG sent the same template to within
+        this duration, in any earlier job (status ``recently_sent``); ``None`` disables it.
+    :param first_read_after: seconds after a send before the pipeline reads the message's
+        status once (``None``: leave every read to the delivery wait).
+    :param min_failure_sample: recipients acted on before the breaker judges the ratio.
+    :param runs_path: root of the run files, for the ``skip_if_sent_within`` ledger (the same
+        as the split's). (templated)
     :param concurrency: recipients in flight. Default: enough for the connection's rates at
         up to 0.5 s per request (16 to 256; 128 when a limit is off).
-    :return: ``{"index", "results": uri, "rows", "messages", "counts"}``: no phone number.
+    :return: ``{"index", "results": uri, "rows", "messages", "counts", "breaker"}``: no phone number.
     """
 
     template_fields = (
         *BlipBatchOperator.template_fields,
+        "max_failed_ratio",
+        "skip_if_sent_within",
         "chunk",
         *TEMPLATE_ARGS,
         "required_columns",
@@ -186,6 +285,8 @@ class BlipNotifyOperator(BlipBatchOperator):
         "state_id",
         "master_state",
         "variables",
+        "list_name",
+        "runs_path",
     )
     step = "notify"
 
@@ -206,6 +307,11 @@ class BlipNotifyOperator(BlipBatchOperator):
         state_id: str | None = None,
         master_state: str | None = None,
         variables: dict[str, str] | None = None,
+        list_name: str | None = None,
+        skip_if_sent_within: timedelta | float | str | None = None,
+        first_read_after: float | None = 1.0,
+        min_failure_sample: int = 20,
+        runs_path: str | None = None,
         concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -224,44 +330,106 @@ class BlipNotifyOperator(BlipBatchOperator):
         self.state_id = state_id
         self.master_state = master_state
         self.variables = variables
+        self.list_name = list_name
+        self.skip_if_sent_within = skip_if_sent_within
+        if first_read_after is not None and first_read_after < 0:
+            raise BlipConfigError(f"first_read_after must be >= 0 seconds or None, got {first_read_after!r}")
+        self.first_read_after = first_read_after
+        self.min_failure_sample = min_failure_sample
+        self.runs_path = runs_path
         self.concurrency = concurrency
 
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
-        spec = spec_of(self)
-        pairs = steps.context_writes(self.flow_id, self.state_id, self.master_state, self.variables)
         chunk_path, index = _chunk_ref(self.chunk, ti.map_index)
-        directory = chunk_path.parent.parent / "results" / runfiles.safe_segment(ti.task_id) / f"{index:05d}"
-        progress = journal.load(directory, ti.try_number)
+        layout = RunLayout.of_chunk(chunk_path)
+        directory = layout.results(ti.task_id, index)
+        progress = journal.load(directory)
         if progress.done or progress.in_flight or not progress.trusted:
             self.log.info(
-                "Resuming: %d recipients done by earlier tries, %d to check with Blip first%s",
+                "Resuming: %d recipients done by earlier attempts, %d to check with Blip first%s",
                 len(progress.done),
                 len(progress.in_flight),
                 "" if progress.trusted else " (an earlier journal is missing: every open send is checked)",
             )
-        writer = journal.Writer(directory, ti.try_number)
-        run = ChunkRun(self.hook, spec, pairs, self.required_columns, progress, writer, ti)
+        ratio = as_ratio(self.max_failed_ratio)
+        breaker = Breaker(ratio, self.min_failure_sample, tripped=layout.breaker.exists())
+        pipeline = self._pipeline(ti, layout.directory.name)
+        writer = journal.Writer(directory)
+        run = ChunkRun(self.hook, pipeline, progress, writer, breaker)
         try:
             counts = run.all(runfiles.read_jsonl(chunk_path), self.hook.config.concurrency)
         finally:
             writer.close()
-        return self._finish(index, writer.path, counts, run.failures)
+            if pipeline.ledger_writer is not None:
+                pipeline.ledger_writer.close()
+        if breaker.tripped and not layout.breaker.exists():
+            tripped = {"chunk": index, "acted": breaker.acted, "failed": breaker.failed}
+            runfiles.write_json(layout.breaker, tripped)
+        return self._finish(index, writer.path, counts, run.failures, breaker)
+
+    def _pipeline(self, ti: Any, job: str) -> Pipeline:
+        spec = spec_of(self)
+        required = self.required_columns if self.required_columns is not None else sorted(spec.columns())
+        ledger, ledger_writer = self._ledger(ti.dag_id, spec.name, job)
+        return Pipeline(
+            spec=spec,
+            pairs=steps.context_writes(self.flow_id, self.state_id, self.master_state, self.variables),
+            required=required,
+            message_id=lambda account: job_message_id(
+                dag_id=ti.dag_id, job=job, task_id=ti.task_id, recipient=account, template=spec.name
+            ),
+            add_to_list=steps.ListAdder(self.hook, self.list_name) if self.list_name else None,
+            first_read_after=self.first_read_after,
+            ledger=ledger,
+            ledger_writer=ledger_writer,
+        )
+
+    def _ledger(self, dag_id: str, template: str, job: str) -> tuple[Any, Any]:
+        window = _duration(self.skip_if_sent_within)
+        if window is None:
+            return None, None
+        import time
+
+        from airflow_provider_blip.utils.ledger import LedgerWriter, SentLedger
+
+        root = self.runs_path or runfiles.default_root()
+        ledger = SentLedger.load(root, dag_id, template, window, time.time(), exclude_job=job)
+        self.log.info("skip_if_sent_within: %d recipients sent this template recently", len(ledger))
+        return ledger, LedgerWriter(root, dag_id, template, job)
 
     @cached_property
     def hook(self) -> BlipHook:
         """The task's hook, its connection pool as large as the recipients in flight."""
-        concurrency = self.concurrency or workers_for(BlipHook(self.blip_conn_id).config.rates)
-        return BlipHook(self.blip_conn_id, concurrency=concurrency)
+        hook = BlipHook(self.blip_conn_id, concurrency=self.concurrency)
+        if self.concurrency is None:
+            # The connection is read once; the pool is sized from its rates before first use.
+            hook.config = dataclasses.replace(hook.config, concurrency=workers_for(hook.config.rates))
+        return hook
 
     def _finish(
-        self, index: int, path: ObjectStoragePath, counts: Counter[str], failures: list[dict[str, Any]]
+        self,
+        index: int,
+        path: ObjectStoragePath,
+        counts: Counter[str],
+        failures: list[dict[str, Any]],
+        breaker: Breaker,
     ) -> dict[str, Any]:
         summary = dict(sorted(counts.items()))
         self.log.info("Blip notify, chunk %d: %s (results: %s)", index, summary, path)
         if failures:
             self.log.warning(
                 "Blip notify, failed or unknown (first %d):\n%s", len(failures), masked_table(failures)
+            )
+        if breaker.tripped:
+            self.log.warning(
+                "Blip notify, chunk %d: the failure breaker tripped (%d of %d recipients acted on failed, "
+                "more than max_failed_ratio=%g): %d recipients left not_sent",
+                index,
+                breaker.failed,
+                breaker.acted,
+                breaker.max_failed_ratio,
+                counts.get(RecipientStatus.NOT_SENT.value, 0),
             )
         unknown = counts.get(RecipientStatus.UNKNOWN.value, 0)
         messages = sum(counts.get(s, 0) for s in SENT_STATUSES)
@@ -276,14 +444,29 @@ class BlipNotifyOperator(BlipBatchOperator):
                 failed=failed + unknown,
                 total=sum(counts.values()),
             )
-        check_failure_ratio(summary, max_failed_ratio=self.max_failed_ratio, step=f"notify, chunk {index}")
         return {
             "index": index,
             "results": str(path),
             "rows": sum(counts.values()),
             "messages": messages,
             "counts": summary,
+            "breaker": breaker.tripped,
         }
+
+
+def _duration(value: timedelta | float | str | None) -> timedelta | None:
+    """Read ``skip_if_sent_within``: a timedelta or seconds; ``None`` or 0 turns the guard off."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    try:
+        seconds = float(value) if not isinstance(value, bool) and value != "" else 0.0
+    except ValueError:
+        seconds = -1.0
+    if seconds == 0 or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    if seconds > 0:
+        return timedelta(seconds=seconds)
+    raise BlipConfigError(f"skip_if_sent_within must be a timedelta or seconds >= 0, got {value!r}")
 
 
 def workers_for(rates: dict[str, float]) -> int:

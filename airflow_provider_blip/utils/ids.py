@@ -49,6 +49,28 @@ def message_id(
     return str(uuid.uuid5(NAMESPACE, _canonical(fields)))
 
 
+def job_message_id(*, dag_id: str, job: str, task_id: str, recipient: str, template: str) -> str:
+    """Return the id of the message a notification job sends to one recipient.
+
+    Unlike :func:`message_id` it does not depend on the Airflow run: every re-run of the same
+    job (see :mod:`airflow_provider_blip.utils.jobs`) derives the same id, so a message Blip
+    already has is recognised whatever way the job was run again.
+
+    :param job: the job key.
+    :param recipient: the WhatsApp account the message goes to.
+    :param template: the template name.
+    """
+    fields = {
+        "kind": "job-message",
+        "dag_id": dag_id,
+        "job": job,
+        "task_id": task_id,
+        "recipient": recipient,
+        "template": template,
+    }
+    return str(uuid.uuid5(NAMESPACE, _canonical(fields)))
+
+
 def task_message_id(ti: Any, *, recipient: str, template: str) -> str:
     """Return :func:`message_id` for the running task instance ``ti`` (any try, same id)."""
     return message_id(

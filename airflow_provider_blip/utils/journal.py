@@ -1,16 +1,20 @@
-"""A chunk task's journal: what each try did, so the next try resumes without losing or repeating.
+"""A chunk task's journal: what each attempt did, so the next one resumes without losing or repeating.
 
-Each try appends to its own file (``try-{n}.jsonl``), flushed line by line:
+Every attempt at a chunk (an Airflow try, a cleared task, ``airflow tasks test``, a new run
+of the same job: whatever runs it) writes a file of its own, ``{attempt}.jsonl``, named by
+its start time, process and a random part, so no attempt ever truncates another's lines.
+Before it, the attempt writes a marker ``{attempt}.start``. Lines are flushed one by one:
 
 - an *intent* line ``{"row", "intent": "send", "account", "message_id"}`` just before a
-  message is sent: if the worker dies after it, the next try asks Blip about that id;
+  message is sent: if the worker dies after it, the next attempt asks Blip about that id;
 - a *result* line (a result row with its ``status``) once the recipient is done.
 
-A later try reads every earlier file. A row with a result is done and costs no request; a
-row with only an intent is checked with Blip before sending; a row with neither was never
-sent, **if** every earlier try's file could be read. When one is missing (the try ran on
-another machine with local files, or on an object store that uploads only on close), the
-journal is *untrusted* and every unfinished row is checked with Blip before sending. Either
+An attempt reads every earlier file in the directory, in start order, whatever its try
+number. A row with a result is done and costs no request; a row with only an intent is
+checked with Blip before sending; a row with neither was never sent, **if** every earlier
+attempt's file could be read. A marker without its file (the attempt ran on another
+machine with local files, or on an object store that uploads only on close) makes the
+journal *untrusted*: every unfinished row is then checked with Blip before sending. Either
 way nothing is sent twice; the journal only saves requests.
 """
 
@@ -41,16 +45,23 @@ class Progress:
         return row in self.in_flight or not self.trusted
 
 
-def try_file(directory: ObjectStoragePath, try_number: int) -> ObjectStoragePath:
-    """Return the journal file of one try."""
-    return directory / f"try-{try_number}.jsonl"
+def attempt_name() -> str:
+    """Return a new attempt's name: sorts by start time, unique across processes and machines."""
+    import os
+    import secrets
+    import time
+
+    return f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def load(directory: ObjectStoragePath, try_number: int) -> Progress:
-    """Read the journals of tries ``1 .. try_number - 1``; later lines win."""
+def load(directory: ObjectStoragePath) -> Progress:
+    """Read every attempt's journal in ``directory``, oldest first; later lines win."""
     progress = Progress()
-    for earlier in range(1, try_number):
-        path = try_file(directory, earlier)
+    if not directory.exists():
+        return progress
+    names = sorted(p.name for p in directory.iterdir())
+    for marker in (n for n in names if n.endswith(".start")):
+        path = directory / (marker.removesuffix(".start") + ".jsonl")
         if not path.exists():
             progress.trusted = False
             continue
@@ -61,20 +72,23 @@ def load(directory: ObjectStoragePath, try_number: int) -> Progress:
             else:
                 progress.done[row] = line
                 progress.in_flight.pop(row, None)
-    # A result marked unknown (send outcome ambiguous) is not done: ask Blip on this try.
+    # A result marked unknown (send outcome ambiguous) is not done: ask Blip this time.
     for row in [r for r, line in progress.done.items() if line.get("status") == "unknown"]:
         progress.in_flight[row] = progress.done.pop(row)
     return progress
 
 
 class Writer:
-    """Appends lines to this try's journal, one flushed line at a time (thread-safe by lock)."""
+    """Appends lines to this attempt's journal, one flushed line at a time (thread-safe by lock)."""
 
-    def __init__(self, directory: ObjectStoragePath, try_number: int) -> None:
+    def __init__(self, directory: ObjectStoragePath) -> None:
         import threading
 
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = try_file(directory, try_number)
+        name = attempt_name()
+        with (directory / f"{name}.start").open("w", encoding="utf-8") as marker:
+            marker.write("{}\n")  # closed at once: on an object store it is uploaded now
+        self.path = directory / f"{name}.jsonl"
         self._out: TextIO = self.path.open("w", encoding="utf-8")
         self._lock = threading.Lock()
 

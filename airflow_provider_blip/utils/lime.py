@@ -19,6 +19,14 @@ POSTMASTER_CRM = "postmaster@crm.msging.net"
 WHATSAPP_DOMAIN = "wa.gw.msging.net"
 BROADCAST_DOMAIN = "broadcast.msging.net"
 
+#: Resource types of distribution lists and of their members.
+LIST_TYPE = "application/vnd.iris.distribution-list+json"
+IDENTITY_TYPE = "application/vnd.lime.identity"
+# Blip's answers when a list is missing (101) or a recipient is not on it (64); SDKCS
+# ManageListAction creates the list on 101 and treats both as "nothing to remove".
+REASON_LIST_MISSING = 101
+REASON_NOT_A_MEMBER = 64
+
 # SDKPY's build_uri quotes every segment but puts `$` and `'` back so OData queries survive;
 # commas go as %2C, as the DOCS and help-centre filters write them (blip-api.md §6).
 _QUERY_SAFE = "$'()"

@@ -37,6 +37,8 @@ class RecipientStatus(StrEnum):
     REMOVED = "removed"
     LIST_FAILED = "list_failed"
     SKIPPED = "skipped"
+    RECENTLY_SENT = "recently_sent"  # skip_if_sent_within: sent this template lately
+    NOT_SENT = "not_sent"  # left unsent on purpose: the job's failure breaker tripped
     # Delivery statuses, as the sensor reads them from Blip's notifications (blip-api.md §8).
     ACCEPTED = "accepted"
     DISPATCHED = "dispatched"
@@ -44,6 +46,9 @@ class RecipientStatus(StrEnum):
     CONSUMED = "consumed"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    # A sent message Blip still reported nothing on after the wait's `unknown_after`: no longer
+    # followed. Not `unknown`, which is a send whose outcome is not known.
+    DELIVERY_UNKNOWN = "delivery_unknown"
 
 
 #: Statuses that count against ``max_failed_ratio``. A duplicate is served by its first row and
@@ -207,3 +212,41 @@ def masked_table(results: Iterable[Mapping[str, Any]], *, limit: int | None = No
     if more:
         out.append(f"... and {more} more")
     return "\n".join(out)
+
+
+# Rows the split judged (against max_invalid_ratio) or left out on purpose: not counted again.
+_NOT_ACTED = frozenset(
+    {
+        RecipientStatus.INVALID_NUMBER,
+        RecipientStatus.INVALID_VALUES,
+        RecipientStatus.DUPLICATE,
+        RecipientStatus.SKIPPED,
+        RecipientStatus.NOT_SENT,
+        RecipientStatus.RECENTLY_SENT,
+    }
+)
+
+
+def check_job_outcome(counts: Mapping[str, int], *, max_failed_ratio: float) -> None:
+    """Fail a finished job whose breaker stopped its sends, or whose recipients failed too often.
+
+    Called by the report step after it printed what happened, so the report is never lost:
+    the ratio is over the recipients the job acted on (the split already judged the
+    unusable rows).
+
+    :param counts: final counts per status over the whole job.
+    :param max_failed_ratio: the share of failures tolerated.
+    :raises BlipBatchError: naming the counts.
+    """
+    not_sent = counts.get(RecipientStatus.NOT_SENT, 0)
+    acted = {status: n for status, n in counts.items() if status not in _NOT_ACTED}
+    if not_sent:
+        failed = sum(n for status, n in acted.items() if status in FAILED_STATUSES)
+        raise BlipBatchError(
+            f"job: the failure breaker stopped the sends after {failed} of {sum(acted.values())} "
+            f"recipients failed; {not_sent} recipients were not sent (see the report above)",
+            summary=dict(counts),
+            failed=failed,
+            total=sum(counts.values()),
+        )
+    check_failure_ratio(acted, max_failed_ratio=max_failed_ratio, step="job")

@@ -16,12 +16,13 @@ import sys
 import time
 from pathlib import Path
 
+import pendulum
 import pytest
 
 from airflow_provider_blip.exceptions import BlipBatchError, BlipConfigError
 from airflow_provider_blip.operators.notify import BlipNotifyOperator, BlipSplitAudienceOperator
 from airflow_provider_blip.utils import journal, runfiles
-from airflow_provider_blip.utils.ids import message_id
+from airflow_provider_blip.utils.ids import job_message_id
 from tests.conftest import connection_json, make_context
 from tests.operators.notify_worker import FLOW, TEMPLATE
 
@@ -32,15 +33,17 @@ def audience(n: int, start: int = 0) -> list[dict[str, str]]:
     return [{"phone": f"+55119{i:08d}", "name": f"Cliente {i}"} for i in range(start, start + n)]
 
 
-def split(tmp_path, rows, run_id="run-1", **kwargs):
+def split(tmp_path, rows, run_id="run-1", logical_date=None, **kwargs):
     op = BlipSplitAudienceOperator(task_id="split", audience=rows, runs_path=str(tmp_path), **kwargs)
     ctx = make_context()
     ctx["ti"].run_id = run_id
+    if logical_date is not None:
+        ctx["logical_date"] = logical_date
     return op.execute(ctx)
 
 
 def notify(chunk, try_number=1, run_id="run-1", **kwargs):
-    kwargs = {"max_failed_ratio": 1.0, **TEMPLATE, **FLOW, **kwargs}
+    kwargs = {"max_failed_ratio": 1.0, "first_read_after": None, **TEMPLATE, **FLOW, **kwargs}
     op = BlipNotifyOperator(task_id="notify", chunk=chunk, **kwargs)
     ctx = make_context(
         try_number=try_number, map_index=chunk.get("index", 0) if isinstance(chunk, dict) else 0
@@ -88,11 +91,32 @@ class TestSplit:
         again = split(tmp_path, audience(3, start=100), chunk_size=1)  # the audience changed
         assert again == first, "same chunks, so same map indexes and message ids"
 
-    def test_runs_do_not_share_files(self, tmp_path):
+    def test_runs_without_a_logical_date_are_separate_jobs(self, tmp_path):
         one = split(tmp_path, audience(2), run_id="manual__2026-11-21T09:00:00+00:00")
         two = split(tmp_path, audience(2), run_id="scheduled__2026-11-21T09:00:00+00:00")
         assert one[0]["chunk"] != two[0]["chunk"]
         assert ":" not in one[0]["chunk"].split("://", 1)[1]
+
+    def test_every_run_of_the_same_logical_date_is_the_same_job(self, tmp_path):
+        day = pendulum.datetime(2026, 12, 1, 9, tz="America/Sao_Paulo")
+        first = split(tmp_path, audience(4), run_id="scheduled__a", logical_date=day)
+        again = split(tmp_path, audience(9), run_id="manual__b", logical_date=day.in_timezone("UTC"))
+        assert again == first, "a new run id for the same logical date resumes the same job"
+        other = split(tmp_path, audience(4), run_id="scheduled__c", logical_date=day.add(days=1))
+        assert other[0]["chunk"] != first[0]["chunk"]
+        keyed = split(tmp_path, audience(4), run_id="x", logical_date=day, campaign_key="black friday")
+        assert "/jobs/key-black_friday/" in keyed[0]["chunk"]
+
+    def test_too_many_unusable_rows_fail_before_anything_is_spent(self, blip_conn, tmp_path):
+        rows = audience(1) + [{"phone": "12", "name": "x"}] * 3 + [{"phone": "+5511988887777", "name": ""}]
+        with pytest.raises(BlipConfigError, match=r"4 of 5 rows are unusable .* nothing was sent") as caught:
+            split(tmp_path, rows, required_columns=["name"])
+        assert "+55" not in str(caught.value) and "98888" not in str(caught.value)
+        assert blip_conn.records() == []
+        assert not list(tmp_path.rglob("manifest.json")), "no chunk list: a retry parses again"
+        chunks = split(tmp_path, rows, required_columns=["name"], max_invalid_ratio=1.0)
+        lines = list(runfiles.read_jsonl(runfiles.storage_path(chunks[0]["chunk"])))
+        assert [line.get("status") for line in lines] == [None] + ["invalid_number"] * 3 + ["invalid_values"]
 
     def test_chunk_size_must_be_positive(self):
         with pytest.raises(ValueError, match="chunk_size"):
@@ -114,11 +138,10 @@ class TestNotify:
         rows_by_number = {r["row"]: r for r in results(output)}
         assert rows_by_number[21]["account"] == "553188887777@wa.gw.msging.net"
         assert "values" not in rows_by_number[1], "template values stay in the chunk file"
-        assert rows_by_number[1]["message_id"] == message_id(
+        assert rows_by_number[1]["message_id"] == job_message_id(
             dag_id="dag",
-            run_id="run-1",
+            job="run-run-1",  # no logical date in this context: the run id stands for the job
             task_id="notify",
-            map_index=0,
             recipient="5511900000000@wa.gw.msging.net",
             template="order_update",
         )
@@ -144,12 +167,12 @@ class TestNotify:
     def test_resume_checks_only_what_may_have_left(self, blip_conn, tmp_path):
         (chunk,) = split(tmp_path, audience(10))
         output = notify(chunk)
-        directory = runfiles.storage_path(output["results"]).parent
-        lines = list(runfiles.read_jsonl(journal.try_file(directory, 1)))
-        # Rewrite try 1's journal as if it had died: rows 1-4 done, rows 5-6 caught mid-send,
-        # rows 7-10 never started (their messages are at Blip only because try 1 really ran).
+        attempt = runfiles.storage_path(output["results"])
+        lines = list(runfiles.read_jsonl(attempt))
+        # Rewrite the journal as if its attempt had died: rows 1-4 done, rows 5-6 caught mid-send,
+        # rows 7-10 never started (their messages are at Blip only because it really ran).
         keep = [line for line in lines if line["row"] <= 4 or ("intent" in line and line["row"] <= 6)]
-        runfiles.write_jsonl(journal.try_file(directory, 1), keep)
+        runfiles.write_jsonl(attempt, keep)
         mark = len(blip_conn.records())
         output = notify(chunk, try_number=2)
         assert output["counts"] == {"context_set": 10}
@@ -163,8 +186,7 @@ class TestNotify:
     def test_a_missing_earlier_journal_means_every_send_is_checked(self, blip_conn, tmp_path):
         (chunk,) = split(tmp_path, audience(6))
         output = notify(chunk)
-        directory = runfiles.storage_path(output["results"]).parent
-        journal.try_file(directory, 1).unlink()  # as if try 1 ran on another machine
+        runfiles.storage_path(output["results"]).unlink()  # as if it ran on another machine
         mark = len(blip_conn.records())
         notify(chunk, try_number=2)
         checks = [
@@ -185,7 +207,7 @@ class TestNotify:
         with pytest.raises(BlipBatchError, match=r"sent, 0 failed, \d+ unknown") as caught:
             notify(chunk)
         assert "Retry the task" in str(caught.value)
-        assert "try-1.jsonl" in str(caught.value)
+        assert ".jsonl" in str(caught.value), "the error names the results file"
         emulator.configure(drop_after_rate=0.0)
         output = notify(chunk, try_number=2)
         assert output["counts"] == {"context_set": 40}

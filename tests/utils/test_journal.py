@@ -1,4 +1,4 @@
-"""The per-try journal and the run files it is written to (local files, no network)."""
+"""The per-attempt journal and the run files it is written to (local files, no network)."""
 
 from __future__ import annotations
 
@@ -13,20 +13,20 @@ def directory(tmp_path):
 
 
 def test_a_line_cut_by_a_killed_writer_is_dropped(directory):
-    path = journal.try_file(directory, 1)
+    path = directory / "cut.jsonl"
     directory.mkdir(parents=True)
     path.write_text('{"row":1,"status":"sent"}\n{"row":2,"sta')
     assert list(runfiles.read_jsonl(path)) == [{"row": 1, "status": "sent"}]
 
 
 def test_later_lines_win_and_unknown_results_are_rechecked(directory):
-    first = journal.Writer(directory, 1)
+    first = journal.Writer(directory)
     first.intent(1, "a@wa", "m1")
     first.result({"row": 1, "status": "sent", "message_id": "m1"})
     first.intent(2, "b@wa", "m2")
     first.result({"row": 3, "status": "unknown", "account": "c@wa"})
     first.close()
-    progress = journal.load(directory, 2)
+    progress = journal.load(directory)
     assert progress.trusted
     assert set(progress.done) == {1}
     assert set(progress.in_flight) == {2, 3}
@@ -34,15 +34,36 @@ def test_later_lines_win_and_unknown_results_are_rechecked(directory):
     assert not progress.must_check(4), "a row no journal mentions was never sent"
 
 
-def test_a_missing_earlier_try_makes_every_row_checked(directory):
-    journal.Writer(directory, 2).close()  # try 1 left nothing readable (e.g. another machine)
-    progress = journal.load(directory, 3)
+def test_a_missing_earlier_attempt_makes_every_row_checked(directory):
+    lost = journal.Writer(directory)
+    lost.close()
+    lost.path.unlink()  # its marker stays: it ran, but left nothing readable (e.g. another machine)
+    journal.Writer(directory).close()
+    progress = journal.load(directory)
     assert not progress.trusted
     assert progress.must_check(1)
 
 
+def test_attempts_never_truncate_each_other_whatever_their_try_number(directory):
+    # `airflow tasks test` re-runs a killed task with the same try number: both attempts count.
+    first = journal.Writer(directory)
+    first.intent(1, "a@wa", "m1")  # killed right after: no close
+    second = journal.Writer(directory)
+    assert second.path != first.path
+    second.result({"row": 2, "status": "sent"})
+    second.close()
+    progress = journal.load(directory)
+    assert set(progress.in_flight) == {1} and set(progress.done) == {2}
+    assert progress.trusted
+
+
+def test_a_directory_no_attempt_wrote_is_an_empty_trusted_journal(directory):
+    progress = journal.load(directory)
+    assert progress.trusted and not progress.done and not progress.in_flight
+
+
 def test_results_leave_intent_lines_out(directory):
-    writer = journal.Writer(directory, 1)
+    writer = journal.Writer(directory)
     writer.intent(1, "a@wa", "m1")
     writer.result({"row": 1, "status": "sent"})
     writer.close()
