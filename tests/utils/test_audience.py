@@ -705,6 +705,7 @@ class _Server:
         self.pause = threading.Event()  # set by a test to let a paused body go on
         self.pause_after: int | None = None  # send this many bytes, then wait for `pause`
         self.waited_in_vain = False
+        self.cut_short = False  # announce more bytes than are sent, then hang up
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
@@ -718,7 +719,7 @@ class _Server:
                     return
                 body = file.read_bytes()
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(body) + (1000 if server.cut_short else 0)))
                 self.end_headers()
                 if server.pause_after is None:
                     self.wfile.write(body)
@@ -768,10 +769,10 @@ def test_csv_over_http(tmp_path, http_server):
 def test_http_download_is_streamed(tmp_path, http_server):
     path = late_cp1252_file(tmp_path / "big.csv", rows=20_000)
     http_server.pause_after = 100_000  # past the encoding prefix; the rest waits for the test
-    rows = parse_audience(f"{http_server.url}/big.csv", encoding="cp1252")
+    rows = iter_rows(f"{http_server.url}/big.csv", encoding="cp1252")
     first = next(rows)  # would wait out the server's pause if the whole body were read first
     http_server.pause.set()
-    assert first.row == 1
+    assert first == (1, {"phone": "+5511900000000", "nome": "Cliente"})
     assert sum(1 for _ in rows) == 20_000
     assert not http_server.waited_in_vain
     assert path.stat().st_size > 300_000
@@ -799,6 +800,15 @@ def test_http_server_error_is_retryable(http_server):
     with pytest.raises(BlipTransportError, match="HTTP 503") as info:
         list(parse_audience(f"{http_server.url}/a.csv"))
     assert info.value.retryable
+
+
+def test_http_download_cut_short_is_retryable(tmp_path, http_server):
+    from airflow_provider_blip.exceptions import BlipTransportError
+
+    write_csv(tmp_path / "a.csv", "phone\n" + f"{MOBILE}\n" * 10)
+    http_server.cut_short = True
+    with pytest.raises(BlipTransportError, match="the download failed"):
+        list(iter_rows(f"{http_server.url}/a.csv"))
 
 
 def test_http_refused_connection_is_retryable(http_server):
