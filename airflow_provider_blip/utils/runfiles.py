@@ -96,17 +96,24 @@ def make_dirs(directory: ObjectStoragePath) -> None:
 
 
 def open_private(path: ObjectStoragePath, mode: str = "w", **kwargs: Any) -> IO[Any]:
-    """Open a run file for writing (``w``, ``a``, ``wb``, ``ab``...), creating its directory.
+    """Open a run file for writing (``w``, ``a``, ``x``, binary or text), creating its directory.
 
-    On a local disk the file is made owner-only before the first byte goes in: created
-    ``0o600`` if new, its mode narrowed if it existed.
+    On a local disk the file is opened by the OS, created ``0o600`` (its mode narrowed if it
+    existed) before the first byte goes in; elsewhere it is the store's file object.
     """
     make_dirs(path.parent)
     local = local_path(path)
-    if local is not None:
-        os.close(os.open(local, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
-        os.chmod(local, PRIVATE_FILE_MODE)
-    return path.open(mode, **kwargs)
+    if local is None:
+        return path.open(mode, **kwargs)
+    flags = os.O_CREAT | (os.O_RDWR if "+" in mode else os.O_WRONLY)
+    flags |= {"w": os.O_TRUNC, "a": os.O_APPEND, "x": os.O_EXCL}[mode.strip("bt+")]
+    descriptor = os.open(local, flags, PRIVATE_FILE_MODE)
+    try:
+        os.chmod(local, PRIVATE_FILE_MODE)  # an existing file keeps its mode through open()
+        return os.fdopen(descriptor, mode, **kwargs)
+    except BaseException:
+        os.close(descriptor)
+        raise
 
 
 def write_jsonl(path: ObjectStoragePath, rows: Iterable[dict[str, Any]]) -> int:

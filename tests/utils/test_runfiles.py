@@ -71,3 +71,12 @@ def test_object_store_paths_have_no_mode_to_set():
     assert runfiles.local_path(path) is None
     runfiles.write_jsonl(path, [{"row": 1}])
     assert list(runfiles.read_jsonl(path)) == [{"row": 1}]
+
+
+def test_open_private_exclusive_mode_refuses_an_existing_file(tmp_path):
+    path = runfiles.storage_path(tmp_path / "key")
+    with runfiles.open_private(path, "xb") as out:
+        out.write(b"first")
+    with pytest.raises(FileExistsError):
+        runfiles.open_private(path, "xb")
+    assert (tmp_path / "key").read_bytes() == b"first"
