@@ -7,12 +7,13 @@ from typing import Any
 from airflow_provider_blip import __version__
 
 
-def _number_field(label: str, description: str, minimum: float = 0) -> dict[str, Any]:
-    return {
-        "label": label,
-        "description": description,
-        "schema": {"type": ["number", "null"], "minimum": minimum},
-    }
+def _number_field(
+    label: str, description: str, minimum: float = 0, maximum: float | None = None
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["number", "null"], "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return {"label": label, "description": description, "schema": schema}
 
 
 # Declared here rather than through hook methods: on a plain Airflow 3.3 install the hook-method
@@ -37,6 +38,20 @@ CONN_FIELDS: dict[str, Any] = {
         "How many tasks use this bot at once (give them an Airflow pool with as many slots): "
         "each paces itself at the rates above divided by this. Default 1.",
         1,
+    ),
+    "rate_margin": _number_field(
+        "Rate margin",
+        "The fraction of the plan's rates to pace at, so that network jitter never puts a second "
+        "over the plan as Blip counts it. 0.5 to 1.0; default 0.95.",
+        0.5,
+        1.0,
+    ),
+    "status_read_share": _number_field(
+        "Status read share",
+        "The part of the commands rate that delivery-status reads (the sensor and its trigger) "
+        "may use, leaving the rest to sends. Above 0, up to 1; default 0.5.",
+        0.01,
+        1.0,
     ),
     "proxy": {
         "label": "Proxy",

@@ -7,8 +7,10 @@ Connection fields (docs/connection.md):
 - ``host``: optional full base URL (scheme, host, port), e.g. the emulator's
   ``http://127.0.0.1:8080``; it wins over ``login``;
 - extras: ``timeout``, ``proxy``, ``max_retries``, ``concurrency`` and the plan's rates
-  ``messages_per_second``, ``commands_per_second``, ``notifications_per_second``, and
-  ``parallel_tasks`` (how many tasks share those rates at once).
+  ``messages_per_second``, ``commands_per_second``, ``notifications_per_second``,
+  ``parallel_tasks`` (how many tasks share those rates at once), ``rate_margin`` (the
+  fraction of the plan to pace at) and ``status_read_share`` (the part of the commands
+  rate that status reads may use).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_blip.exceptions import BlipConfigError
-from airflow_provider_blip.utils.ratelimit import PAID_PLAN_RATES
+from airflow_provider_blip.utils.ratelimit import DEFAULT_MARGIN, MAX_MARGIN, MIN_MARGIN, PAID_PLAN_RATES
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -30,6 +32,7 @@ DEFAULT_BASE_URL = "https://http.msging.net"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_CONCURRENCY = 16
+DEFAULT_STATUS_READ_SHARE = 0.5
 
 # An organization id becomes the first label of a host name: allow nothing that could
 # point the request anywhere else (dots, slashes, `@`, ports).
@@ -45,6 +48,8 @@ EXTRA_FIELDS = (
     "commands_per_second",
     "notifications_per_second",
     "parallel_tasks",
+    "rate_margin",
+    "status_read_share",
 )
 
 
@@ -59,6 +64,14 @@ class BlipConnectionConfig:
     concurrency: int = DEFAULT_CONCURRENCY
     rates: dict[str, float] = dataclasses.field(default_factory=lambda: dict(PAID_PLAN_RATES))
     proxy: str | None = dataclasses.field(default=None, repr=False)
+    rate_margin: float = DEFAULT_MARGIN
+    status_read_share: float = DEFAULT_STATUS_READ_SHARE
+    conn_id: str | None = None
+
+    @property
+    def status_read_rate(self) -> float:
+        """Status reads per second: the commands rate times ``status_read_share`` (0: no limit)."""
+        return self.rates.get("commands", 0.0) * self.status_read_share
 
     @property
     def scope(self) -> str:
@@ -159,6 +172,19 @@ def _rates(extras: dict[str, Any], conn_id: str) -> dict[str, float]:
     return {channel: rate / tasks for channel, rate in rates.items()}
 
 
+def _fraction(
+    extras: dict[str, Any], name: str, conn_id: str, *, low: float, high: float, default: float
+) -> float:
+    value = _number(extras, name, conn_id)
+    if value is None:
+        return default
+    if not low <= value <= high:
+        raise BlipConfigError(
+            f"Blip connection {conn_id!r}: extra {name!r} must be between {low} and {high}, got {value}"
+        )
+    return value
+
+
 def parse_connection(conn: Connection, **overrides: Any) -> BlipConnectionConfig:
     """Turn an Airflow connection into a :class:`BlipConnectionConfig`.
 
@@ -193,5 +219,13 @@ def parse_connection(conn: Connection, **overrides: Any) -> BlipConnectionConfig
         key=normalize_key(conn.password, conn_id),
         rates=rates,
         proxy=_extra(extras, "proxy"),
+        rate_margin=_fraction(
+            extras, "rate_margin", conn_id, low=MIN_MARGIN, high=MAX_MARGIN, default=DEFAULT_MARGIN
+        ),
+        # Above 0: a share of 0 would read as "no limit", the opposite of what it says.
+        status_read_share=_fraction(
+            extras, "status_read_share", conn_id, low=0.01, high=1.0, default=DEFAULT_STATUS_READ_SHARE
+        ),
+        conn_id=conn_id,
         **{k: v for k, v in values.items() if v is not None},
     )

@@ -149,3 +149,44 @@ def test_parallel_tasks_share_the_plan():
     assert config.rates == {"messages": 12.5, "commands": 50.0, "notifications": 25.0}
     with pytest.raises(BlipConfigError, match="parallel_tasks must be at least 1"):
         parse_connection(conn(extra={"parallel_tasks": 0}))
+
+
+def test_pacing_extras_defaults_and_values():
+    config = parse_connection(conn())
+    assert (config.rate_margin, config.status_read_share) == (0.95, 0.5)
+    assert config.status_read_rate == 100.0, "half the paid plan's 200 commands/s"
+    assert config.conn_id == "blip_test"
+    config = parse_connection(
+        conn(extra={"rate_margin": "0.8", "status_read_share": 0.25, "commands_per_second": 40})
+    )
+    assert (config.rate_margin, config.status_read_share, config.status_read_rate) == (0.8, 0.25, 10.0)
+    unlimited = parse_connection(conn(extra={"commands_per_second": 0}))
+    assert unlimited.status_read_rate == 0.0, "no commands limit: no status-read limit either"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"rate_margin": 0.4}, "'rate_margin' must be between 0.5 and 1.0, got 0.4"),
+        ({"rate_margin": 1.2}, "'rate_margin' must be between 0.5 and 1.0"),
+        ({"rate_margin": "most"}, "'rate_margin' must be a number"),
+        ({"status_read_share": 0}, "'status_read_share' must be between 0.01 and 1.0"),
+        ({"status_read_share": 2}, "'status_read_share' must be between"),
+    ],
+)
+def test_pacing_extras_are_validated_naming_the_setting(extra, message):
+    with pytest.raises(BlipConfigError, match=message) as info:
+        parse_connection(conn(extra=extra))
+    assert "'blip_test'" in str(info.value)
+
+
+def test_every_extra_has_a_form_field():
+    from airflow_provider_blip.get_provider_info import CONN_FIELDS
+    from airflow_provider_blip.utils.connection import EXTRA_FIELDS
+
+    assert set(CONN_FIELDS) == set(EXTRA_FIELDS)
+    assert CONN_FIELDS["rate_margin"]["schema"] == {
+        "type": ["number", "null"],
+        "minimum": 0.5,
+        "maximum": 1.0,
+    }
