@@ -3,19 +3,24 @@
 Catch at whichever level suits you::
 
     BlipError (AirflowException)
-    ├── BlipConfigError            the connection or an argument is unusable (nothing was sent)
+    ├── BlipConfigError         †  the connection or an argument is unusable (nothing was sent)
     │   └── BlipAudienceError      the audience cannot be read: missing, wrong format or encoding
     ├── BlipBatchError             too many recipients of a batch failed (max_failed_ratio)
     ├── BlipPagingLimitError       a paged read would cross a documented Blip limit
     ├── BlipTransportError         no usable HTTP answer: timeout, dropped connection, proxy failure
     │   └── BlipTimeoutError       the request timed out
     ├── BlipHTTPError              Blip answered with a non-2xx status
-    │   ├── BlipAuthError          401: bad or missing bot key (never retried)
+    │   ├── BlipAuthError       †  401, 403: the bot key was refused
+    │   ├── BlipEndpointError   †  404 from the endpoint itself: the base URL is not Blip's API
     │   ├── BlipBadRequestError    400 and other 4xx: the envelope was refused (never retried)
-    │   ├── BlipRateLimitError     429: over the plan's throughput (retried, honouring Retry-After)
+    │   ├── BlipRateLimitError     429: over the plan's throughput (the channel pauses, then retried)
     │   └── BlipServerError        5xx and 504 (retried)
     └── BlipCommandError           HTTP 200 but the command answered ``status: failure``
         └── BlipNotFoundError      ... with LIME reason 67 (resource not found)
+
+† Fatal: also :class:`~airflow.sdk.exceptions.AirflowFailException`, so the task fails at
+once without Airflow retries (nothing a retry changes). After a fatal answer a hook sends
+nothing more: every later request on it raises the same error without leaving the process.
 
 Retryable errors are :class:`BlipTransportError`, :class:`BlipRateLimitError` and
 :class:`BlipServerError`; :attr:`BlipError.retryable` says so on every instance. No error text
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_blip.utils.privacy import mask_identities
 
@@ -40,8 +45,11 @@ class BlipError(AirflowException):
     retryable: bool = False
 
 
-class BlipConfigError(BlipError, ValueError):
-    """The connection or an argument cannot be used; nothing was sent to Blip."""
+class BlipConfigError(BlipError, AirflowFailException, ValueError):
+    """The connection or an argument cannot be used; nothing was sent to Blip.
+
+    Fatal: the same on every try, so the task fails without Airflow retries.
+    """
 
 
 class BlipAudienceError(BlipConfigError):
@@ -95,6 +103,7 @@ class BlipHTTPError(BlipError):
     :param envelope_id: the id of the envelope that was refused, when it had one.
     :param body: the start of the answer body (masked), to help diagnose a 400.
     :param retry_after: the seconds Blip asked us to wait (``Retry-After``), if it said.
+    :param message: the error text, when a subclass says more than the status and path.
     """
 
     def __init__(
@@ -105,6 +114,7 @@ class BlipHTTPError(BlipError):
         envelope_id: str | None = None,
         body: str = "",
         retry_after: float | None = None,
+        message: str | None = None,
     ) -> None:
         self.http_status = status_code
         self.path = path
@@ -112,11 +122,76 @@ class BlipHTTPError(BlipError):
         self.body = mask_identities(body[:500])
         self.retry_after = retry_after
         detail = f": {self.body}" if self.body else ""
-        super().__init__(f"Blip answered HTTP {status_code} on {path} (envelope {envelope_id}){detail}")
+        super().__init__(
+            message or f"Blip answered HTTP {status_code} on {path} (envelope {envelope_id}){detail}"
+        )
 
 
-class BlipAuthError(BlipHTTPError):
-    """Blip refused the bot key (HTTP 401). Check the connection's password field."""
+class BlipAuthError(BlipHTTPError, AirflowFailException):
+    """Blip refused the bot key (HTTP 401 or 403): nothing will work with this connection.
+
+    Fatal. The text names the connection and the base URL, never the key, and what to check.
+    The answer's body is never kept: a proxy could echo the ``Authorization`` header in it.
+
+    :param conn_id: the Airflow connection whose key was refused.
+    :param base_url: the base URL the request went to.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        path: str,
+        conn_id: str | None = None,
+        base_url: str | None = None,
+        envelope_id: str | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.conn_id = conn_id
+        self.base_url = base_url
+        message = (
+            f"Blip refused the bot key of connection {conn_id!r} (HTTP {status_code} from "
+            f"{base_url or 'Blip'}{path}): check the connection's Bot key (password) field, copied "
+            "from the portal's HTTP connection information; for a router bot, use the router's "
+            "key, not a sub-bot's"
+        )
+        super().__init__(
+            status_code, path=path, envelope_id=envelope_id, retry_after=retry_after, message=message
+        )
+
+
+class BlipEndpointError(BlipHTTPError, AirflowFailException):
+    """The endpoint itself answered 404: the connection's base URL does not lead to Blip's API.
+
+    Fatal. Not a command's "not found" (that is :class:`BlipNotFoundError`, HTTP 200).
+
+    :param conn_id: the Airflow connection.
+    :param url: the URL that answered 404 (base URL plus ``/commands`` and so on).
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        *,
+        path: str,
+        conn_id: str | None = None,
+        url: str | None = None,
+        envelope_id: str | None = None,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.conn_id = conn_id
+        self.url = url
+        message = (
+            f"Blip connection {conn_id!r}: {url or path} answered HTTP {status_code}, so it is not "
+            "Blip's HTTP API: check the connection's Host (Base URL); Blip's endpoints sit right "
+            "under it, as in https://myorg.http.msging.net/commands (leave Host empty to use the "
+            "organization id)"
+        )
+        super().__init__(
+            status_code, path=path, envelope_id=envelope_id, retry_after=retry_after, message=message
+        )
 
 
 class BlipBadRequestError(BlipHTTPError):

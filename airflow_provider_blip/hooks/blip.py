@@ -6,6 +6,7 @@ import email.utils
 import json
 import os
 import random
+import threading
 import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from airflow_provider_blip import __version__
 from airflow_provider_blip.exceptions import (
     BlipAuthError,
     BlipBadRequestError,
+    BlipEndpointError,
     BlipError,
     BlipHTTPError,
     BlipNotFoundError,
@@ -31,7 +33,7 @@ from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.connection import BlipConnectionConfig, parse_connection
 from airflow_provider_blip.utils.privacy import mask_identities
-from airflow_provider_blip.utils.ratelimit import CHANNELS, RateLimiter, shared_limiter
+from airflow_provider_blip.utils.ratelimit import CHANNELS, STATUS_READS, RateLimiter, shared_limiter
 from airflow_provider_blip.utils.status import MessageStatus, reduce_events
 
 if TYPE_CHECKING:
@@ -110,29 +112,102 @@ def _retry_after(response: _Answer) -> float | None:
         return max(0.0, when.timestamp() - time.time()) if when else None
 
 
-def _http_error(response: _Answer, path: str, envelope_id: str | None) -> BlipHTTPError:
+def _http_error(
+    response: _Answer, path: str, envelope_id: str | None, config: BlipConnectionConfig
+) -> BlipHTTPError:
     status = response.status_code
+    if status in (401, 403):
+        # No body: one could echo the Authorization header on some proxies.
+        return BlipAuthError(
+            status, path=path, conn_id=config.conn_id, base_url=config.base_url, envelope_id=envelope_id
+        )
+    if status == 404:
+        # Blip answers a missing resource with HTTP 200 and reason 67: a 404 is the path itself.
+        url = config.base_url + path
+        return BlipEndpointError(status, path=path, conn_id=config.conn_id, url=url, envelope_id=envelope_id)
     cls: type[BlipHTTPError]
-    if status == 401:
-        cls = BlipAuthError
-    elif status == 429:
+    if status == 429:
         cls = BlipRateLimitError
     elif status >= 500:
         cls = BlipServerError
     else:
         cls = BlipBadRequestError
-    # A 401 body could echo the header on some proxies; keep it out of the error entirely.
-    body = "" if status == 401 else response.text
-    return cls(status, path=path, envelope_id=envelope_id, body=body, retry_after=_retry_after(response))
+    return cls(
+        status, path=path, envelope_id=envelope_id, body=response.text, retry_after=_retry_after(response)
+    )
+
+
+class _Gate:
+    """Let a hook's first request go alone, so a wrong key or base URL costs one request.
+
+    Until one request has been answered with success, callers go one at a time (the others
+    wait); once one has, the gate stays open for good. A fatal answer (401, 403, an endpoint's
+    404) is kept and raised to every caller, waiting or later, without sending anything.
+    """
+
+    __slots__ = ("_cond", "_testing", "fatal", "open")
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._testing = False  # one caller's request is out
+        self.open = False
+        self.fatal: BlipHTTPError | None = None
+
+    def enter(self) -> bool:
+        """Wait for this caller's turn; return whether it is the one testing the connection."""
+        with self._cond:
+            while True:
+                self.raise_fatal()
+                if self.open:
+                    return False
+                if not self._testing:
+                    self._testing = True
+                    return True
+                self._cond.wait()
+
+    def leave(self, *, succeeded: bool) -> None:
+        """Report the testing caller's outcome: success opens the gate for everyone."""
+        with self._cond:
+            self._testing = False
+            self.open = self.open or succeeded
+            if self.open or self.fatal is not None:
+                self._cond.notify_all()
+            else:
+                self._cond.notify()  # a failure that is not fatal (5xx, no answer): the next one tests
+
+    def fail(self, error: BlipHTTPError) -> None:
+        """Remember a fatal answer: from now on every request raises it."""
+        with self._cond:
+            if self.fatal is None:
+                self.fatal = error
+            self._cond.notify_all()
+
+    def raise_fatal(self) -> None:
+        if self.fatal is not None:
+            raise _fatal_again(self.fatal)
+
+
+def _fatal_again(error: BlipHTTPError) -> BlipHTTPError:
+    # A fresh instance per raise (threads must not share one traceback), with the same text
+    # and attributes. Not copy.copy: it would call __init__ with the text as the status.
+    again = type(error).__new__(type(error))
+    again.__dict__.update(error.__dict__)
+    again.args = error.args
+    again.__notes__ = ["not sent: an earlier request of this hook got this answer"]
+    return again
 
 
 class BlipHook(BaseHook):
     """Talk to the Blip HTTP API: commands, messages and notifications.
 
     The hook owns the connection, a pooled HTTP session, the ``Authorization: Key`` header,
-    timeouts, a client-side rate limit per channel shared by every thread of the process,
-    one retry policy and the mapping of every failure to a typed error
-    (:mod:`airflow_provider_blip.exceptions`).
+    timeouts, a client-side pace per channel shared by every thread of the process (a 429
+    pauses the whole channel), one retry policy and the mapping of every failure to a typed
+    error (:mod:`airflow_provider_blip.exceptions`).
+
+    Its first request goes alone: a wrong key (401, 403) or base URL (404) is learnt from
+    that one request, and from then on every request of the hook raises the same fatal error
+    without sending.
 
     .. seealso::
         docs/connection.md for the connection fields, blip-api.md for the wire format.
@@ -143,8 +218,10 @@ class BlipHook(BaseHook):
         timeouts, dropped connections); overrides the ``max_retries`` extra.
     :param concurrency: HTTP connections kept open for parallel requests; overrides the
         ``concurrency`` extra.
-    :param retry_base_delay: first backoff wait in seconds; doubles each retry, with jitter.
-    :param retry_max_delay: longest single wait, ``Retry-After`` included.
+    :param retry_base_delay: first backoff wait in seconds; doubles each retry (with jitter,
+        except for a 429 without ``Retry-After``: that is the channel's pause).
+    :param retry_max_delay: longest single wait or pause, ``Retry-After`` included; the
+        default of 180 s is above the two-minute lockout Blip is reported to apply.
     """
 
     conn_name_attr = "blip_conn_id"
@@ -160,15 +237,17 @@ class BlipHook(BaseHook):
         max_retries: int | None = None,
         concurrency: int | None = None,
         retry_base_delay: float = 0.5,
-        retry_max_delay: float = 60.0,
+        retry_max_delay: float = 180.0,
     ) -> None:
         super().__init__()
         self.blip_conn_id = blip_conn_id
         self._overrides = {"timeout": timeout, "max_retries": max_retries, "concurrency": concurrency}
         self.retry_base_delay = retry_base_delay
         self.retry_max_delay = retry_max_delay
-        # The one seam tests replace: how the hook waits between retries.
+        # The one seam tests replace: how the hook waits between retries (429 excepted: that
+        # pauses the channel's limiter instead).
         self._sleep: Callable[[float], None] = time.sleep
+        self._gate = _Gate()
 
     def __repr__(self) -> str:
         return f"BlipHook(blip_conn_id={self.blip_conn_id!r})"
@@ -231,18 +310,29 @@ class BlipHook(BaseHook):
     @cached_property
     def _limiters(self) -> dict[str, RateLimiter]:
         # Looked up once per hook, not per request: the registry takes a global lock.
-        return {c: shared_limiter(self.config.scope, c, self.config.rates.get(c)) for c in CHANNELS}
+        config = self.config
+        rates = {**{c: config.rates.get(c) for c in CHANNELS}, STATUS_READS: config.status_read_rate}
+        return {
+            name: shared_limiter(config.scope, name, rate, margin=config.rate_margin)
+            for name, rate in rates.items()
+        }
 
     def limiter(self, channel: str) -> RateLimiter:
-        """Return the process-wide rate limiter of ``channel`` for this bot."""
+        """Return the process-wide rate limiter of ``channel`` for this bot.
+
+        :param channel: ``messages``, ``commands``, ``notifications``, or ``status_reads``
+            (the budget of :meth:`get_message_statuses`, within the commands one).
+        """
         if channel not in self._limiters:
-            raise ValueError(f"unknown Blip channel {channel!r}; expected one of {CHANNELS}")
+            raise ValueError(f"unknown Blip channel {channel!r}; expected one of {(*CHANNELS, STATUS_READS)}")
         return self._limiters[channel]
 
     # -- retry policy ----------------------------------------------------------------------
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, BlipRateLimitError):
+            return 0.0  # the channel is paused (_pause_channel): the retry waits in acquire()
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             # Blip told us when; a little jitter keeps parallel workers from returning together.
@@ -250,8 +340,28 @@ class BlipHook(BaseHook):
         backoff = self.retry_base_delay * 2 ** (state.attempt_number - 1)
         return random.uniform(0, min(self.retry_max_delay, backoff))  # full jitter
 
+    def _pause_channel(self, exc: BlipRateLimitError, attempt: int) -> None:
+        """Pause the whole channel of a 429, for every thread of the process, not just this one.
+
+        For ``Retry-After`` seconds, or an exponential backoff by this request's attempt when
+        Blip gives none. The pause is logged once, by the 429 that starts it.
+        """
+        channel = _CHANNEL_OF_PATH[exc.path]
+        backoff = self.retry_base_delay * 2 ** (attempt - 1)
+        seconds = min(self.retry_max_delay, exc.retry_after if exc.retry_after else backoff)
+        if self._limiters[channel].pause(seconds):
+            self.log.warning(
+                "Blip answered HTTP 429 on %s: pausing the %s channel for %.1fs for every thread of "
+                "this process, then resuming at half pace",
+                exc.path,
+                channel,
+                seconds,
+            )
+
     def _log_wait(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, BlipRateLimitError):
+            return  # logged once per pause of the channel, not once per thread
         wait = state.next_action.sleep if state.next_action else 0.0
         self.log.warning(
             "Blip request failed (%s); retrying in %.2fs (attempt %d of %d)",
@@ -269,7 +379,7 @@ class BlipHook(BaseHook):
             wait=self._wait,
             retry=tenacity.retry_if_exception(lambda e: isinstance(e, BlipError) and e.retryable),
             before_sleep=self._log_wait,
-            sleep=lambda seconds: self._sleep(seconds),
+            sleep=lambda seconds: self._sleep(seconds) if seconds > 0 else None,
             reraise=True,
         )
 
@@ -287,8 +397,23 @@ class BlipHook(BaseHook):
         return adapter.get_connection_with_tls_context(template, self.session.verify)  # type: ignore[attr-defined]
 
     def _post_once(self, path: str, envelope: dict[str, Any]) -> _Answer:
+        gate = self._gate
+        if gate.open:
+            return self._attempt(path, envelope)
+        testing = gate.enter()  # raises a fatal error already learnt
+        succeeded = False
+        try:
+            answer = self._attempt(path, envelope)
+            succeeded = True
+            return answer
+        finally:
+            if testing:
+                gate.leave(succeeded=succeeded)
+
+    def _attempt(self, path: str, envelope: dict[str, Any]) -> _Answer:
         import urllib3
 
+        self._gate.raise_fatal()  # another thread's answer may have been fatal meanwhile
         body = _json_body(envelope)
         self._limiters[_CHANNEL_OF_PATH[path]].acquire()
         try:
@@ -326,10 +451,12 @@ class BlipHook(BaseHook):
         )
         return _Answer(raw.status, raw.headers, raw.data)
 
-    @staticmethod
-    def _check(path: str, envelope: dict[str, Any], answer: _Answer) -> _Answer:
+    def _check(self, path: str, envelope: dict[str, Any], answer: _Answer) -> _Answer:
         if answer.status_code >= 300:
-            raise _http_error(answer, path, envelope.get("id"))
+            error = _http_error(answer, path, envelope.get("id"), self.config)
+            if isinstance(error, (BlipAuthError, BlipEndpointError)):
+                self._gate.fail(error)
+            raise error
         return answer
 
     def _post(
@@ -358,6 +485,9 @@ class BlipHook(BaseHook):
                 return parse(self._post_once(path, envelope))
             except (BlipTransportError, BlipServerError):
                 ambiguous = True
+                raise
+            except BlipRateLimitError as exc:
+                self._pause_channel(exc, attempts)  # the last attempt's 429 too: others must wait
                 raise
 
         try:
@@ -469,7 +599,8 @@ class BlipHook(BaseHook):
         """Return the furthest status of a message and, when it failed, Blip's reason.
 
         Events of several hops (tunnel, router, gateway) are reduced to one: ``failed``, or
-        else the furthest of accepted < dispatched < received < consumed (blip-api.md §8).
+        else the furthest of accepted < dispatched < received < consumed.
+        It takes the commands budget only (it is one step of a recipient's pipeline).
         """
         return reduce_events(self.get_notifications(message_id))
 
@@ -478,10 +609,16 @@ class BlipHook(BaseHook):
     ) -> dict[str, tuple[str, dict[str, Any] | None]]:
         """Read the status of many messages, ``concurrency`` at a time.
 
+        Each read takes the ``status_reads`` budget (the commands rate times the
+        ``status_read_share`` extra, shared by the process) on top of the commands one, so
+        that polling delivery never uses the whole commands rate that sends need.
+
         :return: message id -> (status value, failure reason or ``None``), JSON-friendly.
         """
+        reads = self._limiters[STATUS_READS]
 
         def read(message_id: str) -> tuple[str, tuple[str, dict[str, Any] | None]]:
+            reads.acquire()
             status, reason = self.get_message_status(message_id)
             return message_id, (status.value, reason)
 
@@ -537,8 +674,8 @@ class BlipHook(BaseHook):
         """Check the key with a harmless read (``get /ping``); never reveals the key."""
         try:
             self.send_command("get", "/ping", to=lime.POSTMASTER)
-        except BlipAuthError:
-            return False, "Blip refused the bot key (HTTP 401): check the connection's Bot key field"
+        except (BlipAuthError, BlipEndpointError) as exc:
+            return False, str(exc)  # names the connection and what to check, never the key
         except BlipError as exc:
             return False, f"Blip connection test failed: {exc}"
         return True, f"Connected to Blip at {self.config.base_url}"
