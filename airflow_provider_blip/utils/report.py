@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.utils.privacy import mask_phone
+from airflow_provider_blip.utils.privacy import mask_identities, mask_phone
+from airflow_provider_blip.utils.results import RecipientStatus
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -68,7 +69,7 @@ def render(merged: list[dict[str, Any]], columns: tuple[str, ...] = ("flow", "li
             mask_phone(r["phone"]),
             r["status"],
             *(str(r.get(c, "-")) for c in columns),
-            r["reason"][:80],
+            mask_identities(" ".join(str(r["reason"]).split()))[:80],  # a reason may quote an identity
         )
         for r in merged
     ]
@@ -99,13 +100,70 @@ def build_report(
 #: Rows of a job report's table: the recipients who did not get the message, up to this many.
 REPORT_ROWS = 200
 
+# The order of that table: what went wrong first, rows that could never be sent next, then
+# whatever was left out on purpose, and duplicates (each served by an earlier row) last. A
+# 50,000-row run must show its three delivery failures, not 200 duplicates.
+_FAILURES = frozenset(
+    {
+        RecipientStatus.FAILED,
+        RecipientStatus.SEND_FAILED,
+        RecipientStatus.NOT_ON_WHATSAPP,
+        RecipientStatus.LOOKUP_FAILED,
+        RecipientStatus.CONTEXT_FAILED,
+        RecipientStatus.LIST_FAILED,
+        RecipientStatus.DELIVERY_UNKNOWN,
+        RecipientStatus.UNKNOWN,
+    }
+)
+_INVALID = frozenset({RecipientStatus.INVALID_NUMBER, RecipientStatus.INVALID_VALUES})
+_KINDS = ("failed", "invalid", "other", "duplicate")
+
+
+def _kind(status: str) -> int:
+    """Rank a status in the table: failures 0, invalid rows 1, the rest 2, duplicates 3."""
+    if status in _FAILURES:
+        return 0
+    if status in _INVALID:
+        return 1
+    return 3 if status == RecipientStatus.DUPLICATE else 2
+
+
+class _Sample:
+    """The first rows of each kind while streaming: at most ``limit`` of each are kept."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.rows: list[list[dict[str, Any]]] = [[] for _ in _KINDS]
+        self.counts = [0] * len(_KINDS)
+
+    def offer(self, row: Mapping[str, Any]) -> None:
+        kind = _kind(str(row.get("status", "")))
+        self.counts[kind] += 1
+        if len(self.rows[kind]) < self.limit:
+            self.rows[kind].append(_report_row(row))
+
+    def table(self) -> list[dict[str, Any]]:
+        """Return the kept rows, failures first, each kind by row, ``limit`` rows in all."""
+        ordered = [row for rows in self.rows for row in sorted(rows, key=lambda r: int(r["row"]))]
+        return ordered[: self.limit]
+
+    def title(self) -> str:
+        total = sum(self.counts)
+        kinds = ", ".join(f"{name} {n}" for name, n in zip(_KINDS, self.counts, strict=True) if n)
+        shown = min(total, self.limit)
+        listed = "all listed" if shown == total else f"the first {shown} listed, failures first"
+        return f"Not delivered: {total} recipients ({kinds}; {listed})" if total else "Not delivered: none"
+
 
 def build_job_report(deliveries: Iterable[Mapping[str, Any] | None]) -> tuple[str, dict[str, int]]:
     """Report a chunked run from its chunks' delivery references (reads their files).
 
     The counts add up the chunks'; the table lists the recipients who did not end
-    delivered or read (first :data:`REPORT_ROWS`), numbers masked, and where every
-    recipient's line is.
+    delivered or read, :data:`REPORT_ROWS` at most: real failures first (failed delivery,
+    send, lookup, flow or list step, delivery unknown), then invalid rows, then those left
+    out on purpose, duplicates last; numbers masked. Then where every recipient's line is.
+    Memory stays bounded: at most :data:`REPORT_ROWS` rows of each kind are kept while the
+    files stream by.
 
     :param deliveries: each chunk's ``{"delivery": uri, "counts": {...}}`` (``None`` for a
         chunk whose wait was skipped).
@@ -118,16 +176,15 @@ def build_job_report(deliveries: Iterable[Mapping[str, Any] | None]) -> tuple[st
         counts.update(chunk.get("counts") or {})
     total = sum(counts.values())
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    rows: list[dict[str, Any]] = []
+    sample = _Sample(REPORT_ROWS)
     for chunk in chunks:
         for row in read_jsonl(storage_path(chunk["delivery"])):
-            if len(rows) < REPORT_ROWS and row.get("status") not in _DELIVERED:
-                rows.append(_report_row(row))
-    rows.sort(key=lambda r: int(r["row"]))
+            if row.get("status") not in _DELIVERED:
+                sample.offer(row)
     files = "\n".join(f"  {c['delivery']}" for c in chunks)
     text = (
         f"Blip notification run: {total} recipients in {len(chunks)} chunks ({summary})\n\n"
-        f"Not delivered (first {REPORT_ROWS}):\n{render(rows, columns=())}\n\n"
+        f"{sample.title()}:\n{render(sample.table(), columns=())}\n\n"
         f"Every recipient's result:\n{files}"
     )
     return text, dict(sorted(counts.items()))
