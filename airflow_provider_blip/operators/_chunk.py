@@ -140,17 +140,19 @@ class ChunkRun:
         if intent is None and ledger is not None and ledger.recently_sent(line["phone"]):
             reason = "sent the same template by this DAG within skip_if_sent_within"
             return _compact({**line, "status": RecipientStatus.RECENTLY_SENT.value, "reason": reason})
+        # Rendered (and held to WhatsApp's limits) before any request: a row that cannot be
+        # sent costs no lookup.
+        content = steps.render({"row": row, "values": line.get("values")}, self.pipeline.spec)
+        if isinstance(content, str):
+            return _compact({**line, "status": RecipientStatus.INVALID_VALUES.value, "reason": content})
         record = self._account(row, line, intent)
         if record.get("status") == RecipientStatus.VERIFIED.value:
-            record = self._send(row, record)
+            record = self._send(row, record, content)
         if record["status"] != RecipientStatus.INVALID_VALUES.value:
             self.breaker.record(record)
         return _compact(record)
 
-    def _send(self, row: int, record: dict[str, Any]) -> dict[str, Any]:
-        content = steps.render(record, self.pipeline.spec)
-        if isinstance(content, str):
-            return {**record, "status": RecipientStatus.INVALID_VALUES.value, "reason": content}
+    def _send(self, row: int, record: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
         mid = self.pipeline.message_id(record["account"])
         self.writer.intent(row, record["account"], mid)  # before the request: a killed attempt leaves it
         record = steps.send(

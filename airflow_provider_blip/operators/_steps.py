@@ -16,7 +16,7 @@ from airflow_provider_blip.utils.audience import Rejected
 from airflow_provider_blip.utils.lime import REASON_LIST_MISSING
 from airflow_provider_blip.utils.results import RecipientStatus, result
 from airflow_provider_blip.utils.status import MessageStatus
-from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, render_content
+from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, column_value, render_content
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -46,7 +46,7 @@ def verify(
     """
     if isinstance(item, Rejected):
         return result(row=item.row, phone=item.raw_phone, status=item.status, reason=item.reason)
-    missing = [c for c in required_columns or () if not str(item.values.get(c, "")).strip()]
+    missing = [c for c in required_columns or () if not str(column_value(item.values, c) or "").strip()]
     if missing:
         reason = f"row {item.row}: empty value in column(s) {', '.join(missing)}"
         return result(row=item.row, phone=item.phone, status=RecipientStatus.INVALID_VALUES, reason=reason)

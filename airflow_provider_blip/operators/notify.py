@@ -35,7 +35,7 @@ from airflow_provider_blip.utils.results import (
     RecipientStatus,
     masked_table,
 )
-from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, spec_of
+from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, column_value, spec_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -79,6 +79,9 @@ class BlipSplitAudienceOperator(BaseOperator):
         value; duplicates do not count) before the split fails the job, sending nothing.
     :param campaign_key: the job's identity, when the logical date is not the right one
         (e.g. one job per campaign, whatever day it runs). (templated)
+    :param encoding: the file's text encoding (``utf-8``, ``cp1252``...); detected when ``None``. (templated)
+    :param audience_format: ``csv``, ``jsonl`` or ``parquet``; from the file's extension when
+        ``None``. (templated)
     :param chunk_size: rows per chunk; raised when the audience would need more than
         ``max_chunks`` chunks.
     :param max_chunks: most chunks per run (default 256, never above ``[core] max_map_length``).
@@ -95,6 +98,8 @@ class BlipSplitAudienceOperator(BaseOperator):
         "default_region",
         "required_columns",
         "campaign_key",
+        "encoding",
+        "audience_format",
         "runs_path",
     )
     ui_color = BlipBatchOperator.ui_color  # no Blip request here: it only reads and writes files
@@ -108,6 +113,8 @@ class BlipSplitAudienceOperator(BaseOperator):
         required_columns: Sequence[str] | None = None,
         max_invalid_ratio: float = DEFAULT_MAX_INVALID_RATIO,
         campaign_key: str | None = None,
+        encoding: str | None = None,
+        audience_format: str | None = None,
         chunk_size: int = 1000,
         max_chunks: int | None = None,
         runs_path: str | None = None,
@@ -122,6 +129,8 @@ class BlipSplitAudienceOperator(BaseOperator):
         self.required_columns = required_columns
         self.max_invalid_ratio = check_ratio(max_invalid_ratio, "max_invalid_ratio")
         self.campaign_key = campaign_key
+        self.encoding = encoding
+        self.audience_format = audience_format
         self.chunk_size = chunk_size
         self.max_chunks = max_chunks
         self.runs_path = runs_path
@@ -155,7 +164,11 @@ class BlipSplitAudienceOperator(BaseOperator):
         # One pass over the source (it may be a download): rows go to a private local spool
         # while they are counted; the chunks are cut from the spool once the size is known.
         rows = parse_audience(
-            self.audience, phone_column=self.phone_column, default_region=self.default_region
+            self.audience,
+            phone_column=self.phone_column,
+            default_region=self.default_region,
+            encoding=self.encoding or None,
+            format=self.audience_format or None,
         )
         required = list(self.required_columns or ())
         counts: Counter[str] = Counter()
@@ -217,7 +230,7 @@ def _write_chunks(
 def _chunk_line(item: Any, required: list[str]) -> dict[str, Any]:
     if not isinstance(item, Recipient):
         return {"row": item.row, "phone": item.raw_phone, "status": item.status, "reason": item.reason}
-    missing = [c for c in required if not str(item.values.get(c, "")).strip()]
+    missing = [c for c in required if not str(column_value(item.values, c) or "").strip()]
     if missing:
         reason = f"row {item.row}: empty value in column(s) {', '.join(missing)}"
         status = RecipientStatus.INVALID_VALUES.value

@@ -260,6 +260,53 @@ def test_sigkill_at_random_points_then_retry_sends_each_message_exactly_once(emu
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("rerun", ["airflow_retry", "tasks_test_same_try", "new_run_same_logical_date"])
+def test_every_way_of_running_a_killed_job_again_sends_each_message_once(emulator, tmp_path, rerun):
+    """Killed 4 times mid-send, then run again the way a user would, counted from what Blip stored.
+
+    ``airflow_retry``: the try number goes up. ``tasks_test_same_try``: ``airflow tasks test``
+    keeps try 1 every time. ``new_run_same_logical_date``: ``airflow dags test`` with the same
+    date makes a new run id and splits again.
+    """
+    rng = random.Random(hash(rerun) & 0xFFFF)
+    emulator.configure(latency=0.002)
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_BLIP_DEFAULT": connection_json(
+            emulator, messages_per_second=0, commands_per_second=0, notifications_per_second=0, concurrency=32
+        ),
+    }
+    day = pendulum.datetime(2026, 12, 1, 12, tz="UTC")
+    rows = audience(400)
+    (first,) = split(tmp_path, rows, run_id="scheduled__0", logical_date=day, chunk_size=400)
+    kills, worker = 0, None
+    for attempt in range(1, 30):
+        chunk, try_number, run_id = first, 1, "scheduled__0"
+        if rerun == "airflow_retry":
+            try_number = attempt
+        elif rerun == "new_run_same_logical_date":
+            run_id = f"manual__{attempt}"
+            (chunk,) = split(tmp_path, rows, run_id=run_id, logical_date=day, chunk_size=400)
+            assert chunk == first, "the same job: same chunk, same map index, same ids"
+        worker = run_worker(chunk["chunk"], run_id, try_number, env)
+        if kills < 4:
+            goal = len(stored_messages(emulator)) + rng.randint(20, 80)
+            while worker.poll() is None and len(stored_messages(emulator)) < goal:
+                time.sleep(0.002)
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGKILL)
+                kills += 1
+        worker.wait(timeout=300)
+        if worker.returncode == 0:
+            break
+    assert kills == 4
+    assert worker is not None and worker.returncode == 0, worker.stderr.read() if worker.stderr else ""
+    sent = stored_messages(emulator)
+    assert {to: n for to, n in sent.items() if n > 1} == {}, "messaged twice"
+    assert len(sent) == 400, "missing recipients"
+
+
+@pytest.mark.slow
 def test_exactly_once_under_429_storms_5xx_and_dropped_connections(emulator, monkeypatch, tmp_path):
     """10% 5xx, 5% drops before and 5% after processing, and a server limit below the client's pace."""
     monkeypatch.setenv(
