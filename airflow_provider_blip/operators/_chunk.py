@@ -167,7 +167,7 @@ class ChunkRun:
             return record
         sent_at = time.monotonic()
         if self.pipeline.ledger_writer is not None:
-            self.pipeline.ledger_writer.add(record["phone"], time.time())
+            self.pipeline.ledger_writer.add(record["phone"])
         if self.pipeline.pairs:
             record = steps.set_context(
                 self.hook, record, self.pipeline.pairs, retryable_status=RecipientStatus.UNKNOWN

@@ -280,8 +280,6 @@ class BlipNotifyOperator(BlipBatchOperator):
     :param first_read_after: seconds after a send before the pipeline reads the message's
         status once (``None``: leave every read to the delivery wait).
     :param min_failure_sample: recipients acted on before the breaker judges the ratio.
-    :param runs_path: root of the run files, for the ``skip_if_sent_within`` ledger (the same
-        as the split's). (templated)
     :param concurrency: recipients in flight. Default: enough for the connection's rates at
         up to 0.5 s per request (16 to 256; 128 when a limit is off).
     :return: ``{"index", "results": uri, "rows", "messages", "counts", "breaker"}``: no phone number.
@@ -299,7 +297,6 @@ class BlipNotifyOperator(BlipBatchOperator):
         "master_state",
         "variables",
         "list_name",
-        "runs_path",
     )
     step = "notify"
 
@@ -324,7 +321,6 @@ class BlipNotifyOperator(BlipBatchOperator):
         skip_if_sent_within: timedelta | float | str | None = None,
         first_read_after: float | None = 1.0,
         min_failure_sample: int = 20,
-        runs_path: str | None = None,
         concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -349,7 +345,6 @@ class BlipNotifyOperator(BlipBatchOperator):
             raise BlipConfigError(f"first_read_after must be >= 0 seconds or None, got {first_read_after!r}")
         self.first_read_after = first_read_after
         self.min_failure_sample = min_failure_sample
-        self.runs_path = runs_path
         self.concurrency = concurrency
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -367,7 +362,7 @@ class BlipNotifyOperator(BlipBatchOperator):
             )
         ratio = as_ratio(self.max_failed_ratio)
         breaker = Breaker(ratio, self.min_failure_sample, tripped=layout.breaker.exists())
-        pipeline = self._pipeline(ti, layout.directory.name)
+        pipeline = self._pipeline(ti, layout, index)
         writer = journal.Writer(directory)
         run = ChunkRun(self.hook, pipeline, progress, writer, breaker)
         try:
@@ -381,10 +376,11 @@ class BlipNotifyOperator(BlipBatchOperator):
             runfiles.write_json(layout.breaker, tripped)
         return self._finish(index, writer.path, counts, run.failures, breaker)
 
-    def _pipeline(self, ti: Any, job: str) -> Pipeline:
+    def _pipeline(self, ti: Any, layout: RunLayout, index: int) -> Pipeline:
+        job = layout.directory.name
         spec = spec_of(self)
         required = self.required_columns if self.required_columns is not None else sorted(spec.columns())
-        ledger, ledger_writer = self._ledger(ti.dag_id, spec.name, job)
+        ledger, ledger_writer = self._ledger(layout, ti.dag_id, spec.name, index)
         return Pipeline(
             spec=spec,
             pairs=steps.context_writes(self.flow_id, self.state_id, self.master_state, self.variables),
@@ -398,18 +394,16 @@ class BlipNotifyOperator(BlipBatchOperator):
             ledger_writer=ledger_writer,
         )
 
-    def _ledger(self, dag_id: str, template: str, job: str) -> tuple[Any, Any]:
+    def _ledger(self, layout: RunLayout, dag_id: str, template: str, index: int) -> tuple[Any, Any]:
         window = _duration(self.skip_if_sent_within)
         if window is None:
             return None, None
-        import time
-
         from airflow_provider_blip.utils.ledger import LedgerWriter, SentLedger
 
-        root = self.runs_path or runfiles.default_root()
-        ledger = SentLedger.load(root, dag_id, template, window, time.time(), exclude_job=job)
+        root, job = str(layout.root), layout.directory.name  # the split's root: one ledger per DAG
+        ledger = SentLedger.load(root, dag_id, template, window, job_key=job)
         self.log.info("skip_if_sent_within: %d recipients sent this template recently", len(ledger))
-        return ledger, LedgerWriter(root, dag_id, template, job)
+        return ledger, LedgerWriter(root, dag_id, template, job, part=index)
 
     @cached_property
     def hook(self) -> BlipHook:

@@ -70,6 +70,11 @@ class RunLayout:
         return cls(chunk_path.parent.parent)
 
     @property
+    def root(self) -> ObjectStoragePath:
+        """The runs root this job lives under (the cross-job ledger sits there too)."""
+        return self.directory.parent.parent.parent
+
+    @property
     def chunks(self) -> ObjectStoragePath:
         """Where the split writes the chunk files."""
         return self.directory / "chunks"

@@ -387,3 +387,73 @@ def test_the_sensor_follows_a_chunk_from_its_results_file(blip_conn, tmp_path):
     )
     rows = list(runfiles.read_jsonl(runfiles.storage_path(finished["delivery"])))
     assert len(rows) == 6
+
+
+class TestPipelineSteps:
+    """What the per-recipient pipeline does beyond lookup and send, counted from the emulator."""
+
+    def test_list_membership_joins_the_pipeline_and_the_list_is_created_once(self, blip_conn, tmp_path):
+        (chunk,) = split(tmp_path, audience(40))
+        output = notify(chunk, list_name="vip", concurrency=16)
+        assert output["counts"] == {"context_set": 40}
+        creates = [r for r in blip_conn.records("commands") if r.envelope["uri"] == "/lists"]
+        assert len(creates) == 1, "16 threads saw 'list missing' (101) at once: one create"
+        members = blip_conn.list_members("vip@broadcast.msging.net")
+        assert len(members) == 40
+        assert {r.get("list") for r in results(output)} == {"added"}
+
+    def test_the_first_status_read_lands_in_the_results_and_the_wait_reads_nothing(
+        self, blip_conn, tmp_path
+    ):
+        from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
+
+        (chunk,) = split(tmp_path, audience(8))
+        output = notify(chunk, first_read_after=0.6)  # the emulator has it consumed after 0.5 s
+        rows = results(output)
+        assert {r["delivery"] for r in rows} == {"consumed"}
+        mark = len(blip_conn.records())
+        sensor = BlipMessageStatusSensor(task_id="wait", messages=output, target="received")
+        assert sensor.poke(make_context()).is_done
+        assert since(blip_conn, mark) == [], "every message had settled when the pipeline read it"
+
+    def test_the_breaker_stops_new_sends_and_later_chunks_send_nothing(self, emulator, monkeypatch, tmp_path):
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_BLIP_DEFAULT",
+            connection_json(emulator, messages_per_second=0, commands_per_second=0, concurrency=1),
+        )
+        rows = audience(60)
+        emulator.configure(unregistered_numbers=frozenset(r["phone"] for r in rows[5:40]))
+        first, second = split(tmp_path, rows, chunk_size=30)
+        out = notify(first, max_failed_ratio=0.3, min_failure_sample=10, concurrency=1)
+        assert out["breaker"] is True
+        counts = out["counts"]
+        assert counts["not_sent"] > 0 and counts["not_on_whatsapp"] + counts["context_set"] < 30
+        assert len(stored_messages(emulator)) == 5, "no message after the breaker tripped"
+        mark = len(emulator.records())
+        later = notify(second, max_failed_ratio=0.3, min_failure_sample=10)
+        assert later["counts"] == {"not_sent": 30} and since(emulator, mark) == []
+
+    def test_a_wrong_bot_key_costs_one_request_and_no_retry(self, emulator, monkeypatch, tmp_path):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        conn = json.loads(connection_json(emulator, messages_per_second=0, commands_per_second=0))
+        conn["password"] = "not-the-key-of-this-bot-0000"
+        monkeypatch.setenv("AIRFLOW_CONN_BLIP_DEFAULT", json.dumps(conn))
+        (chunk,) = split(tmp_path, audience(300))
+        with pytest.raises(AirflowFailException) as caught:
+            notify(chunk, concurrency=64)
+        assert "blip_default" in str(caught.value)
+        assert "not-the-key" not in str(caught.value)
+        assert len(emulator.records()) == 1, "the first answer stopped every other request"
+
+    def test_skip_if_sent_within_skips_recent_recipients_of_other_jobs(self, blip_conn, tmp_path):
+        day = pendulum.datetime(2026, 12, 1, 12, tz="UTC")
+        (monday,) = split(tmp_path, audience(10), logical_date=day)
+        notify(monday, skip_if_sent_within=3600)
+        (tuesday,) = split(tmp_path, audience(15), logical_date=day.add(days=1))
+        mark = len(blip_conn.records())
+        out = notify(tuesday, skip_if_sent_within=3600)
+        assert out["counts"] == {"recently_sent": 10, "context_set": 5}
+        assert len(since(blip_conn, mark, "messages")) == 5
+        again = notify(tuesday, skip_if_sent_within=3600)  # the same job again: its own sends don't count
+        assert again["counts"] == {"recently_sent": 10, "context_set": 5}
