@@ -4,10 +4,15 @@ Follows Blip's article "How to manage a distribution list to send WhatsApp notif
 survey every contact that reached the bot on WhatsApp (paged, beyond the 10,000 filtered
 limit), verify the numbers of an external file, create the list if needed, then add whoever
 is missing and remove whoever should no longer be there.
+
+Every step's rows hold phone numbers or WhatsApp accounts, and XCom is shown in the UI and
+kept in Airflow's database: each step writes its rows to a run file (owner-only, removed
+after its retention, see docs/privacy.md) and XCom carries only the reference and counts.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pendulum
@@ -15,9 +20,38 @@ from airflow.sdk import Param, dag, task
 
 from airflow_provider_blip.operators.blip import BlipVerifyContactOperator
 from airflow_provider_blip.operators.lists import BlipContactSurveyOperator, BlipDistributionListOperator
+from airflow_provider_blip.utils import runfiles
+from airflow_provider_blip.utils.results import summarize
 
 DAG_ID = "blip_distribution_list_sync"
 SAMPLE_MEMBERS = str(Path(__file__).parent / "data" / "blip_sample_list_members.csv")
+
+
+def rows_to_run_file(rows: list[dict], context) -> dict:
+    """Write a step's result rows to this run's files; return what the next step reads back.
+
+    Every Blip operator reads ``{"results": uri}`` as the rows themselves.
+    """
+    ti = context["ti"]
+    task = runfiles.safe_segment(ti.task_id)
+    path = runfiles.run_dir(None, ti.dag_id, ti.run_id) / "results" / task / f"try-{ti.try_number}.jsonl"
+    runfiles.write_jsonl(path, rows)
+    return {"results": str(path), "rows": len(rows), "counts": summarize(rows)}
+
+
+def rows_of(reference: dict) -> list[dict]:
+    return list(runfiles.read_jsonl(runfiles.storage_path(reference["results"])))
+
+
+class _RowsInRunFiles:
+    def execute(self, context):
+        return rows_to_run_file(super().execute(context), context)
+
+
+@functools.cache
+def rows_in_files(operator: type) -> type:
+    """Return ``operator`` with its result rows in a run file and their reference in XCom."""
+    return type(operator.__name__, (_RowsInRunFiles, operator), {"__module__": __name__})
 
 
 @dag(
@@ -35,10 +69,10 @@ SAMPLE_MEMBERS = str(Path(__file__).parent / "data" / "blip_sample_list_members.
 )
 def blip_distribution_list_sync():
     # [START howto_operator_blip_contact_survey]
-    survey = BlipContactSurveyOperator(task_id="survey_contacts", source="WhatsApp")
+    survey = rows_in_files(BlipContactSurveyOperator)(task_id="survey_contacts", source="WhatsApp")
     # [END howto_operator_blip_contact_survey]
 
-    verify = BlipVerifyContactOperator(
+    verify = rows_in_files(BlipVerifyContactOperator)(
         task_id="verify_external",
         audience="{{ params.audience }}",
         default_region="{{ params.default_region }}",
@@ -46,18 +80,18 @@ def blip_distribution_list_sync():
     )
 
     @task
-    def combine(surveyed: list[dict], verified: list[dict]) -> list[dict]:
+    def combine(surveyed: dict, verified: dict, **context) -> dict:
         # One row per account; the contacts of the survey come first.
         rows, seen = [], set()
-        for record in [*surveyed, *verified]:
+        for record in [*rows_of(surveyed), *rows_of(verified)]:
             account = record.get("account")
             if account and record.get("status") == "verified" and account not in seen:
                 seen.add(account)
                 rows.append({**record, "row": len(rows) + 1})
-        return rows
+        return rows_to_run_file(rows, context)
 
     # [START howto_operator_blip_list_sync]
-    BlipDistributionListOperator(
+    rows_in_files(BlipDistributionListOperator)(
         task_id="sync_list",
         list_name="{{ params.list_name }}",
         action="sync",

@@ -1,13 +1,17 @@
 """The notification job one step per task: verify, send, redirect the flow, list, wait, report.
 
 The same job as ``blip_whatsapp_notifications``, written with the thin operators, each step
-a task whose result rows go through XCom: fine for small audiences (a few thousand rows) or
-to watch each step. For real audiences use ``blip_whatsapp_notifications`` (chunks, files,
-steps overlapping). Run by hand, it reads an audience CSV (a ``phone`` column plus template
-values), looks every valid number up on WhatsApp, sends the approved template to
-the account Blip returns, moves each user to a block of the bot's flow (setting the
-router's ``master-state`` first when given), optionally adds them to a distribution list,
-waits for delivery and reports what happened to every recipient, numbers masked.
+a task that passes its result rows to the next: fine for small audiences (a few thousand
+rows) or to watch each step. For real audiences use ``blip_whatsapp_notifications``
+(chunks, files, steps overlapping). Run by hand, it reads an audience CSV (a ``phone``
+column plus template values), looks every valid number up on WhatsApp, sends the approved
+template to the account Blip returns, moves each user to a block of the bot's flow (setting
+the router's ``master-state`` first when given), optionally adds them to a distribution
+list, waits for delivery and reports what happened to every recipient, numbers masked.
+
+The rows hold phone numbers, and XCom is shown in the UI and kept in Airflow's database:
+each step writes its rows to a run file (owner-only, removed after its retention, see
+docs/privacy.md) and XCom carries only the file's reference and the counts.
 
 Needs a ``blip_default`` connection (see docs/connection.md). Nothing here runs at parse
 time: no network call, no Variable read.
@@ -15,6 +19,7 @@ time: no network call, no Variable read.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pendulum
@@ -27,10 +32,44 @@ from airflow_provider_blip.operators.blip import (
 )
 from airflow_provider_blip.operators.lists import BlipDistributionListOperator
 from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
+from airflow_provider_blip.utils import runfiles
 from airflow_provider_blip.utils.report import build_report
+from airflow_provider_blip.utils.results import summarize
 
 DAG_ID = "blip_whatsapp_steps"
 SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv")
+
+
+def rows_to_run_file(rows: list[dict], context) -> dict:
+    """Write a step's result rows to this run's files; return what the next step reads back.
+
+    XCom is shown in the UI and kept in Airflow's database: it gets the file and the counts,
+    never a number. Every Blip operator reads ``{"results": uri}`` as the rows themselves.
+    """
+    ti = context["ti"]
+    task = runfiles.safe_segment(ti.task_id)
+    path = runfiles.run_dir(None, ti.dag_id, ti.run_id) / "results" / task / f"try-{ti.try_number}.jsonl"
+    runfiles.write_jsonl(path, rows)
+    return {"results": str(path), "rows": len(rows), "counts": summarize(rows)}
+
+
+def rows_of(reference: dict | None) -> list[dict] | None:
+    """Read back the rows of a step (``None`` when the step was skipped)."""
+    if not reference:
+        return None
+    uri = reference.get("results") or reference["delivery"]  # the sensor writes "delivery"
+    return list(runfiles.read_jsonl(runfiles.storage_path(uri)))
+
+
+class _RowsInRunFiles:
+    def execute(self, context):
+        return rows_to_run_file(super().execute(context), context)
+
+
+@functools.cache
+def rows_in_files(operator: type) -> type:
+    """Return ``operator`` with its result rows in a run file and their reference in XCom."""
+    return type(operator.__name__, (_RowsInRunFiles, operator), {"__module__": __name__})
 
 
 @dag(
@@ -58,7 +97,7 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
 )
 def blip_whatsapp_steps():
     # [START howto_operator_blip_verify]
-    verify = BlipVerifyContactOperator(
+    verify = rows_in_files(BlipVerifyContactOperator)(
         task_id="verify",
         audience="{{ params.audience }}",
         default_region="{{ params.default_region }}",
@@ -67,7 +106,7 @@ def blip_whatsapp_steps():
     # [END howto_operator_blip_verify]
 
     # [START howto_operator_blip_send_template]
-    send = BlipSendTemplateOperator(
+    send = rows_in_files(BlipSendTemplateOperator)(
         task_id="send",
         recipients=verify.output,
         template_name="{{ params.template_name }}",
@@ -77,7 +116,7 @@ def blip_whatsapp_steps():
     # [END howto_operator_blip_send_template]
 
     # [START howto_operator_blip_set_context]
-    redirect = BlipSetContextOperator(
+    redirect = rows_in_files(BlipSetContextOperator)(
         task_id="redirect",
         recipients=send.output,
         flow_id="{{ params.flow_id }}",
@@ -91,7 +130,7 @@ def blip_whatsapp_steps():
         return bool(params["list_name"])
 
     # [START howto_operator_blip_list_add]
-    add_to_list = BlipDistributionListOperator(
+    add_to_list = rows_in_files(BlipDistributionListOperator)(
         task_id="add_to_list",
         list_name="{{ params.list_name }}",
         action="add",
@@ -112,7 +151,8 @@ def blip_whatsapp_steps():
 
     @task(trigger_rule="none_failed")
     def report(verified, sent, moved, listed, delivery) -> dict:
-        text, counts = build_report(verified, sent, moved, listed, delivery)
+        steps = [rows_of(reference) for reference in (verified, sent, moved, listed, delivery)]
+        text, counts = build_report(*steps)
         print(text)
         return counts  # counts only: no phone number goes to XCom from here
 
