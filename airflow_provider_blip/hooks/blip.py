@@ -413,7 +413,8 @@ class BlipHook(BaseHook):
     def _attempt(self, path: str, envelope: dict[str, Any]) -> _Answer:
         import urllib3
 
-        self._gate.raise_fatal()  # another thread's answer may have been fatal meanwhile
+        if self._gate.fatal is not None:  # another thread's answer was fatal meanwhile
+            self._gate.raise_fatal()
         body = _json_body(envelope)
         self._limiters[_CHANNEL_OF_PATH[path]].acquire()
         try:
