@@ -18,7 +18,9 @@ flushed record by record (a killed worker loses at most a cut last record, which
 an object store cannot append, so each writer has its own object, uploaded when closed.
 
 At 1,000,000 recipients the table is an ``array('Q')`` of 2**21 slots (16 MB), open
-addressing with linear probing: one hash and a probe or two per recipient. Two different
+addressing with linear probing: one hash and a probe or two per recipient. A chunk task that
+knows which numbers it will ask about passes them as ``candidates``: the segments are then
+matched against those in C and the table holds the chunk's sends only. Two different
 numbers share a hash with odds of about one in 10**13 per lookup at that size; the only
 effect would be one recipient skipped.
 """
@@ -80,7 +82,7 @@ class _Hasher:
         self._base.update(template.encode() + b"\0")
 
     def __call__(self, phone_e164: str) -> int:
-        if not (phone_e164.startswith("+") and phone_e164[1:].isdigit() and 8 <= len(phone_e164) <= 16):
+        if not _is_e164(phone_e164):
             raise ValueError("the ledger takes E.164 numbers (+ and 7 to 15 digits)")
         digest = self._base.copy()
         digest.update(phone_e164.encode())
@@ -108,6 +110,11 @@ def _columns(records: bytes) -> tuple[array[int], array[int]]:
     return key_column, time_column
 
 
+def _is_e164(phone: object) -> bool:
+    digits = phone[1:] if isinstance(phone, str) and phone.startswith("+") else ""
+    return digits.isascii() and digits.isdigit() and 7 <= len(digits) <= 15
+
+
 def _job_of(name: str) -> str:
     return name[: -len(SUFFIX)].split(PART_SEPARATOR, 1)[0]
 
@@ -126,6 +133,7 @@ class SentLedger:
 
     def __init__(self, dag_id: str, template: str, expected: int = 0) -> None:
         self._hash = _Hasher(dag_id, template)
+        self._wanted: set[int] | None = None
         slots = 1024
         while slots < 2 * min(expected, _MAX_INITIAL_SLOTS // 2):
             slots *= 2
@@ -143,6 +151,7 @@ class SentLedger:
         now: datetime | None = None,
         job_key: str | None = None,
         *,
+        candidates: Iterable[str] | None = None,
         prune: bool = True,
     ) -> SentLedger:
         """Read the sends of the last ``window`` from every job's segments but ``job_key``'s.
@@ -154,6 +163,9 @@ class SentLedger:
         :param window: ``skip_if_sent_within``: a ``timedelta`` or a number of days.
         :param now: the time the window ends (default: now).
         :param job_key: the running job, whose segments are skipped.
+        :param candidates: the only numbers that will be asked about (e.g. one chunk's):
+            only their sends are kept, so memory follows the chunk, not the ledger, and the
+            segments are matched in C. Anything not E.164 among them is left out.
         :param prune: remove the segments whose sends are all older than the window
             (plus :data:`PRUNE_GRACE`).
         """
@@ -168,8 +180,11 @@ class SentLedger:
             for path in (directory.iterdir() if directory.is_dir() else ())
             if path.name.endswith(SUFFIX) and _job_of(path.name) != own
         ]
-        sizes = [path.stat().st_size for path in segments]
-        ledger = cls(dag_id, template, expected=sum(sizes) // RECORD.size)
+        if candidates is None:
+            ledger = cls(dag_id, template, expected=sum(p.stat().st_size for p in segments) // RECORD.size)
+        else:
+            ledger = cls(dag_id, template)
+            ledger._wanted = {ledger._hash(p) for p in candidates if _is_e164(p)}
         for path in segments:
             newest = ledger._read(path, cutoff)
             if prune and newest is not None and newest < stale:
@@ -190,8 +205,10 @@ class SentLedger:
                     continue
                 keys, times = _columns(data[:whole])
                 newest = max(newest or 0, max(times))
-                if min(times) < cutoff:
+                if min(times) < cutoff:  # a block at the window's edge: the rare slow path
                     keys = array("Q", (k for k, sent in zip(keys, times, strict=True) if sent >= cutoff))
+                if self._wanted is not None:
+                    keys = array("Q", self._wanted.intersection(keys))
                 self._insert_all(keys)
         # A rest left at the very end is a record cut by a killed writer: dropped.
         return newest
@@ -223,7 +240,10 @@ class SentLedger:
         self._insert_all(array("Q", (key for key in old if key)))
 
     def recently_sent(self, phone_e164: str) -> bool:
-        """Tell whether the window holds a send of this template to this number."""
+        """Tell whether the window holds a send of this template to this number.
+
+        With ``candidates``, a number outside them is never found.
+        """
         key = self._hash(phone_e164)
         slots, mask = self._slots, self._mask
         index = key & mask

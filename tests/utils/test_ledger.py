@@ -75,6 +75,15 @@ class TestRecentlySent:
         assert len(ledger) == 3
         assert all(ledger.recently_sent(p) for p in (ANA, BIA, CAIO))
 
+    def test_candidates_keep_only_the_numbers_that_will_be_asked_about(self, tmp_path):
+        write(tmp_path, "yesterday", [(ANA, NOW), (BIA, NOW), (CAIO, NOW - timedelta(days=3))])
+        ledger = load(tmp_path, candidates=[ANA, CAIO, "+5511900000000", "not a number", ""])
+        assert len(ledger) == 1
+        assert ledger.recently_sent(ANA)
+        assert not ledger.recently_sent(CAIO), "sent outside the window"
+        assert not ledger.recently_sent(BIA), "not a candidate: never found"
+        assert len(load(tmp_path, candidates=[])) == 0
+
 
 class TestSegments:
     def test_no_number_is_stored_only_hashes_and_times(self, tmp_path):
@@ -208,6 +217,18 @@ def test_a_million_recipients_load_in_bounded_memory_and_answer_each_lookup(tmp_
 
     assert all(ledger.recently_sent(phone) for phone in phones[::5])
     assert not any(ledger.recently_sent(f"+55319{i:08d}") for i in range(0, 500_000, 5))
+
+    # One chunk's view of the same ledger: its 1,000 numbers only, whatever the ledger's size.
+    chunk = phones[1000:1500] + [f"+55319{i:08d}" for i in range(500)]
+    tracemalloc.start()
+    try:
+        view = load(tmp_path, candidates=chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(view) == 500
+    assert [view.recently_sent(phone) for phone in chunk] == [True] * 500 + [False] * 500
+    assert peak < 4_000_000, peak  # a read block's buffers (768 KB of records, split in columns)
 
 
 def test_the_table_grows_past_its_first_size(tmp_path, monkeypatch):
