@@ -101,8 +101,12 @@ def run_job(
     flow: bool = True,
     chunk_size: int = 1000,
     xcom_sizes: list[int] | None = None,
+    **notify_args: Any,
 ) -> list[dict[str, Any]]:
-    """Split, then notify every chunk in turn; return each chunk's XCom value."""
+    """Split, then notify every chunk in turn; return each chunk's XCom value.
+
+    :param notify_args: more arguments of ``BlipNotifyOperator`` (``master_state``, ``list_name``...).
+    """
     from airflow_provider_blip.operators.notify import BlipNotifyOperator, BlipSplitAudienceOperator
 
     split = BlipSplitAudienceOperator(task_id="split", audience=str(audience), chunk_size=chunk_size)
@@ -110,7 +114,8 @@ def run_job(
     _note(xcom_sizes, chunks)
     outputs = []
     for chunk in chunks:
-        notify = BlipNotifyOperator(task_id="notify", chunk=chunk, **TEMPLATE, **(FLOW if flow else {}))
+        flow_args = FLOW if flow else {}
+        notify = BlipNotifyOperator(task_id="notify", chunk=chunk, **TEMPLATE, **flow_args, **notify_args)
         output = notify.execute(context("notify", run_id, map_index=chunk["index"]))
         _note(xcom_sizes, output)
         outputs.append(output)

@@ -6,8 +6,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_blip.exceptions import BlipAuthError, BlipCommandError, BlipConfigError, BlipError
+from airflow_provider_blip.exceptions import BlipCommandError, BlipConfigError, BlipError
 from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.journal import read_results
@@ -23,8 +24,9 @@ from airflow_provider_blip.utils.runfiles import storage_path
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-#: Errors that are about the whole job, not one recipient: they fail the task at once.
-FATAL_ERRORS: tuple[type[BaseException], ...] = (BlipAuthError, BlipConfigError)
+#: Errors that are about the whole job, not one recipient (a refused key, a wrong base URL, a
+#: bad setting): they fail the task at once, without Airflow retries.
+FATAL_ERRORS: tuple[type[BaseException], ...] = (AirflowFailException,)
 
 DEFAULT_MAX_FAILED_RATIO = 0.2
 

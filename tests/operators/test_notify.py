@@ -457,3 +457,15 @@ class TestPipelineSteps:
         assert len(since(blip_conn, mark, "messages")) == 5
         again = notify(tuesday, skip_if_sent_within=3600)  # the same job again: its own sends don't count
         assert again["counts"] == {"recently_sent": 10, "context_set": 5}
+
+
+def test_a_base_url_with_a_wrong_path_costs_one_request(emulator, monkeypatch, tmp_path):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    conn = json.loads(connection_json(emulator, messages_per_second=0, commands_per_second=0))
+    conn["host"] = emulator.url + "/api/v1"  # every endpoint answers 404 there
+    monkeypatch.setenv("AIRFLOW_CONN_BLIP_DEFAULT", json.dumps(conn))
+    (chunk,) = split(tmp_path, audience(20))
+    with pytest.raises(AirflowFailException, match="blip_default"):
+        notify(chunk, concurrency=8)
+    assert emulator.stats()["requests"]["messages"] == 0
