@@ -402,9 +402,7 @@ class TestPipelineSteps:
         assert len(members) == 40
         assert {r.get("list") for r in results(output)} == {"added"}
 
-    def test_the_first_status_read_lands_in_the_results_and_the_wait_reads_nothing(
-        self, blip_conn, tmp_path
-    ):
+    def test_the_first_status_read_lands_in_the_results_and_the_wait_reads_nothing(self, blip_conn, tmp_path):
         from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
 
         (chunk,) = split(tmp_path, audience(8))
@@ -469,3 +467,35 @@ def test_a_base_url_with_a_wrong_path_costs_one_request(emulator, monkeypatch, t
     with pytest.raises(AirflowFailException, match="blip_default"):
         notify(chunk, concurrency=8)
     assert emulator.stats()["requests"]["messages"] == 0
+
+
+@pytest.mark.slow
+def test_a_strict_server_locking_out_the_channel_loses_and_duplicates_no_recipient(
+    emulator, monkeypatch, tmp_path
+):
+    """The server's plan is below the client's pace: every excess locks the channel out (429)."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BLIP_DEFAULT",
+        connection_json(emulator, messages_per_second=60, commands_per_second=240, max_retries=6),
+    )
+    emulator.configure(
+        rate_model="sliding",
+        rate_limits={"messages": 40, "commands": 200, "notifications": 100},
+        arrival_jitter=0.02,
+        lockout_seconds=1.0,
+    )
+    (chunk,) = split(tmp_path, audience(300), chunk_size=300)
+    output = None
+    for try_number in range(1, 6):
+        try:
+            output = notify(chunk, try_number=try_number)
+            break
+        except BlipBatchError:  # retries ran out inside a lockout: the next try resolves them
+            continue
+    assert output is not None
+    seen = emulator.channel_stats()["messages"]
+    assert seen.lockouts > 0 and seen.refused > 0, "the control: the server did lock the channel out"
+    assert output["counts"] == {"context_set": 300}
+    sent = stored_messages(emulator)
+    assert {to: n for to, n in sent.items() if n > 1} == {}, "duplicates"
+    assert len(sent) == 300, "missing recipients"
