@@ -35,7 +35,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_provider_blip.utils.privacy import mask_identities
 
-#: LIME reason code that Blip SDKs read as "not found" (blip-api.md §1.5).
+#: LIME reason code that Blip SDKs read as "not found" (docs/blip-api-facts.md §1.5).
 REASON_NOT_FOUND = 67
 
 
@@ -213,7 +213,7 @@ class BlipServerError(BlipHTTPError):
 class BlipCommandError(BlipError):
     """A command came back HTTP 200 with ``status: failure``.
 
-    :param code: the LIME reason code (see blip-api.md §1.5), or None when Blip sent none.
+    :param code: the LIME reason code (see docs/blip-api-facts.md §1.5), or None when Blip sent none.
     :param description: Blip's reason description.
     :param method: the command method (``get``, ``set``, ``delete``...).
     :param uri: the command URI, with phone numbers masked.

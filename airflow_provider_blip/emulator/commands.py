@@ -1,6 +1,6 @@
 """Route a command envelope to its resource handler and build the response envelope.
 
-Routing follows the ``to`` addresses of blip-api.md: ``postmaster@wa.gw.msging.net`` for
+Routing follows the ``to`` addresses of docs/blip-api-facts.md: ``postmaster@wa.gw.msging.net`` for
 ``/accounts`` (§3), ``postmaster@broadcast.msging.net`` for ``/lists`` (§7),
 ``postmaster@crm.msging.net`` or the default ``postmaster@msging.net`` for ``/contacts`` (§6),
 and the default for ``/contexts`` (§5), ``/notifications`` (§8) and ``/ping`` (§11). A resource
@@ -68,7 +68,7 @@ ROUTES: dict[str, tuple[Handler, frozenset[str]]] = {
 def execute(envelope: Mapping[str, Any], store: Store, config: EmulatorConfig, now: float) -> dict[str, Any]:
     """Run a validated command envelope against ``store`` and return the response envelope.
 
-    Failures are answered, not raised: HTTP 200 with ``status: failure`` (blip-api.md §1.4).
+    Failures are answered, not raised: HTTP 200 with ``status: failure`` (docs/blip-api-facts.md §1.4).
     """
     bot_identity = f"{config.bot_id}@{SERVER_DOMAIN}"
     domain = _postmaster_domain(envelope.get("to"))

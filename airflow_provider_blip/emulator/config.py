@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Set as AbstractSet
 
-#: The three Blip HTTP endpoints, named after their path (blip-api.md §1.1).
+#: The three Blip HTTP endpoints, named after their path (docs/blip-api-facts.md §1.1).
 CHANNELS: tuple[str, ...] = ("commands", "messages", "notifications")
 
-#: Seconds after receipt at which each delivery event becomes visible (blip-api.md §2 "Notification").
+#: Seconds after receipt at which each delivery event becomes visible
+#: (docs/blip-api-facts.md §2 "Notification").
 DEFAULT_DELIVERY_DELAYS: dict[str, float] = {
     "accepted": 0.0,
     "dispatched": 0.05,
@@ -21,7 +22,7 @@ DEFAULT_DELIVERY_DELAYS: dict[str, float] = {
     "consumed": 0.5,
 }
 
-#: Per-second limits of the plans in blip-api.md §10 (DOCS concepts2/throughput.md).
+#: Per-second limits of the plans in docs/blip-api-facts.md §10 (DOCS concepts2/throughput.md).
 PLAN_RATE_LIMITS: dict[str, dict[str, float]] = {
     "free": {"messages": 3, "notifications": 6, "commands": 48},
     "paid": {"messages": 50, "notifications": 100, "commands": 200},

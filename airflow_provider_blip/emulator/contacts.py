@@ -1,4 +1,7 @@
-"""``/contacts`` commands (blip-api.md §6), to ``postmaster@crm.msging.net`` or ``postmaster@msging.net``."""
+"""``/contacts`` commands (docs/blip-api-facts.md §6).
+
+They go to ``postmaster@crm.msging.net`` or ``postmaster@msging.net``.
+"""
 
 from __future__ import annotations
 

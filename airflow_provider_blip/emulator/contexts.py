@@ -1,4 +1,4 @@
-"""``/contexts`` commands (blip-api.md §5), sent to ``postmaster@msging.net`` (the default)."""
+"""``/contexts`` commands (docs/blip-api-facts.md §5), sent to ``postmaster@msging.net`` (the default)."""
 
 from __future__ import annotations
 

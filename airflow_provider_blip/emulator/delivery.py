@@ -1,7 +1,7 @@
 """Delivery of sent messages: the notification events each message will produce, and when.
 
 The whole timeline is planned once, when the message arrives; reads filter it by elapsed time,
-so no timers run (blip-api.md §8.1). Events come from several hops, like the real platform:
+so no timers run (docs/blip-api-facts.md §8.1). Events come from several hops, like the real platform:
 the server (``postmaster@msging.net``), the gateway (``postmaster@wa.gw.msging.net``) and the
 recipient node, so clients must reduce them to the furthest event.
 """
@@ -29,9 +29,9 @@ from airflow_provider_blip.emulator.lime import (
 if TYPE_CHECKING:
     from airflow_provider_blip.emulator.config import EmulatorConfig
 
-#: Notifications older than this are no longer returned (blip-api.md §8.1: 3 days).
+#: Notifications older than this are no longer returned (docs/blip-api-facts.md §8.1: 3 days).
 RETENTION_SECONDS = 3 * 24 * 3600.0
-#: How far each event goes, to summarise a list member (blip-api.md §8.1 reduction order).
+#: How far each event goes, to summarise a list member (docs/blip-api-facts.md §8.1 reduction order).
 _RANK = {"accepted": 1, "dispatched": 2, "received": 3, "consumed": 4, "failed": 5}
 
 
@@ -77,7 +77,7 @@ class SentMessage:
 
 
 def template_problem(content: Any) -> str | None:
-    """Return why a WhatsApp template content is malformed, or ``None`` (blip-api.md §4).
+    """Return why a WhatsApp template content is malformed, or ``None`` (docs/blip-api-facts.md §4).
 
     Only ``template.name`` and ``template.language.code`` are required; ``namespace`` is optional.
     """
@@ -110,7 +110,7 @@ def plan_list(
     config: EmulatorConfig,
     now: float,
 ) -> SentMessage:
-    """Plan a message sent to ``<list>@broadcast.msging.net``, received at ``now`` (blip-api.md §7).
+    """Plan a message sent to ``<list>@broadcast.msging.net``, received at ``now`` (facts §7).
 
     :param members: Current members, or ``None`` when the list does not exist.
     """
@@ -146,7 +146,7 @@ def notification_items(message: SentMessage, bot_identity: str, now: float) -> l
 
 
 def list_message_stats(message: SentMessage, now: float) -> dict[str, Any]:
-    """Summarise a list send as ``application/vnd.iris.distribution-list-message+json`` (blip-api.md §7)."""
+    """Summarise a list send as ``application/vnd.iris.distribution-list-message+json`` (facts §7)."""
     furthest = [_furthest(message, events, now) for events in message.members.values()]
     last_offset = max((ev.offset for ev in message.all_events()), default=0.0)
     done = now >= message.received_at + last_offset

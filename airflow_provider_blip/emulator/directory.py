@@ -1,6 +1,6 @@
 """WhatsApp directory: account lookup and the rule deciding which identities can receive messages.
 
-Lookup follows blip-api.md §3. Two emulator rules are *modelled*, not documented by Blip:
+Lookup follows docs/blip-api-facts.md §3. Two emulator rules are *modelled*, not documented by Blip:
 
 * **Ninth digit.** A Brazilian mobile ``+55 DD 9XXXXXXXX`` whose area code ``DD`` is at or above
   ``ninth_digit_ddd_min`` has a legacy WhatsApp account without the 9 (``55DDXXXXXXXX``). The

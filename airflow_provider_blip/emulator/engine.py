@@ -199,7 +199,7 @@ class Engine:
 
 
 def _authorized(header: str, key: str) -> bool:
-    # "Authorization: Key <token>" (blip-api.md §1.2); the scheme name is case-insensitive in HTTP.
+    # "Authorization: Key <token>" (docs/blip-api-facts.md §1.2); the scheme name is case-insensitive in HTTP.
     scheme, _, token = header.strip().partition(" ")
     return scheme.lower() == "key" and token.strip() == key
 

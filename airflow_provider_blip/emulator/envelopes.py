@@ -1,4 +1,4 @@
-"""Validate envelopes per endpoint and process the accepted ones (blip-api.md §1.3, §2)."""
+"""Validate envelopes per endpoint and process the accepted ones (docs/blip-api-facts.md §1.3, §2)."""
 
 from __future__ import annotations
 

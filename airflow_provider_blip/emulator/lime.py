@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# Domains of the Blip services a bot talks to (blip-api.md §2-§7).
+# Domains of the Blip services a bot talks to (docs/blip-api-facts.md §2-§7).
 SERVER_DOMAIN = "msging.net"
 WHATSAPP_DOMAIN = "wa.gw.msging.net"
 BROADCAST_DOMAIN = "broadcast.msging.net"
@@ -22,14 +22,14 @@ LIST_MESSAGE_TYPE = "application/vnd.iris.distribution-list-message+json"
 CONTEXT_TYPE = "application/vnd.iris.context+json"
 TEXT_TYPE = "text/plain"
 
-#: Command methods of LIME (blip-api.md §2 "Command").
+#: Command methods of LIME (docs/blip-api-facts.md §2 "Command").
 METHODS = frozenset({"get", "set", "merge", "delete", "subscribe", "unsubscribe", "observe"})
-#: Notification events of LIME, including the obsolete ones (blip-api.md §2 "Notification").
+#: Notification events of LIME, including the obsolete ones (docs/blip-api-facts.md §2 "Notification").
 EVENTS = frozenset(
     {"accepted", "validated", "authorized", "dispatched", "received", "consumed", "failed", "deleted"}
 )
 
-# LIME reason codes (blip-api.md §1.5).
+# LIME reason codes (docs/blip-api-facts.md §1.5).
 DESTINATION_NOT_FOUND = 42
 PROCESSING_ERROR = 61
 RESOURCE_NOT_SUPPORTED = 62
@@ -41,7 +41,7 @@ APPLICATION_ERROR = 101
 
 
 class CommandFailure(Exception):
-    """A command that Blip answers with HTTP 200 and ``status: failure`` (blip-api.md §1.4)."""
+    """A command that Blip answers with HTTP 200 and ``status: failure`` (docs/blip-api-facts.md §1.4)."""
 
     def __init__(self, code: int, description: str) -> None:
         super().__init__(f"{code}: {description}")
@@ -77,5 +77,5 @@ def split_identity(node: str) -> tuple[str, str]:
 
 
 def collection(items: list[Any], item_type: str, total: int | None = None) -> dict[str, Any]:
-    """Build a LIME collection resource (blip-api.md §2 "Collections")."""
+    """Build a LIME collection resource (docs/blip-api-facts.md §2 "Collections")."""
     return {"total": len(items) if total is None else total, "itemType": item_type, "items": items}

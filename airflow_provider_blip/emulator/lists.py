@@ -1,4 +1,4 @@
-"""Distribution-list commands (blip-api.md §7), all sent to ``postmaster@broadcast.msging.net``."""
+"""Distribution-list commands (docs/blip-api-facts.md §7), all sent to ``postmaster@broadcast.msging.net``."""
 
 from __future__ import annotations
 

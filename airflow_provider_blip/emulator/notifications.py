@@ -1,4 +1,4 @@
-"""``get /notifications`` commands (blip-api.md §8.1), sent to ``postmaster@msging.net``."""
+"""``get /notifications`` commands (docs/blip-api-facts.md §8.1), sent to ``postmaster@msging.net``."""
 
 from __future__ import annotations
 

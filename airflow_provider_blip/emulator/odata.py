@@ -1,4 +1,4 @@
-"""A tiny OData ``$filter`` parser for ``get /contacts`` (blip-api.md §6 "Filter syntax").
+"""A tiny OData ``$filter`` parser for ``get /contacts`` (docs/blip-api-facts.md §6 "Filter syntax").
 
 Supported: ``substringof('x', field)``, ``startswith(field, 'x')``, ``endswith(field, 'x')``,
 ``field eq|ne|gt|ge|lt|le <literal>``, ``datetimeoffset'ISO'`` literals, ``and``, ``or``, ``not``

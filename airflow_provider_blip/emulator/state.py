@@ -45,7 +45,7 @@ class Store:
     posted_notifications: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # Every bot has an automatic list of everyone who ever messaged it (blip-api.md §7).
+        # Every bot has an automatic list of everyone who ever messaged it (docs/blip-api-facts.md §7).
         self.create_list(self.senders_list)
 
     @property

@@ -1,4 +1,4 @@
-"""Parse the ``uri`` of a command envelope the way Blip does (blip-api.md §2, §5, §7, §11)."""
+"""Parse the ``uri`` of a command envelope the way Blip does (docs/blip-api-facts.md §2, §5, §7, §11)."""
 
 from __future__ import annotations
 

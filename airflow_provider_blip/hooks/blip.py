@@ -44,9 +44,9 @@ if TYPE_CHECKING:
     from requests.models import PreparedRequest
     from urllib3 import HTTPConnectionPool
 
-#: Filtered contact queries may not page past skip + take = 10000 (blip-api.md §6).
+#: Filtered contact queries may not page past skip + take = 10000 (docs/blip-api-facts.md §6).
 FILTERED_WINDOW = 10_000
-# Largest $take Blip accepts per collection (blip-api.md §6, §8, §11); others default to 100.
+# Largest $take Blip accepts per collection (docs/blip-api-facts.md §6, §8, §11); others default to 100.
 _MAX_TAKE = {"/contacts": 30_000, "/notifications": 100, "/threads": 100}
 
 _CHANNEL_OF_PATH = {"/commands": "commands", "/messages": "messages", "/notifications": "notifications"}
@@ -210,7 +210,7 @@ class BlipHook(BaseHook):
     without sending.
 
     .. seealso::
-        docs/connection.md for the connection fields, blip-api.md for the wire format.
+        docs/connection.md for the connection fields, docs/blip-api-facts.md for the wire format.
 
     :param blip_conn_id: the Blip connection to use.
     :param timeout: seconds to wait for an answer; overrides the connection's ``timeout`` extra.
@@ -578,7 +578,7 @@ class BlipHook(BaseHook):
         if check_first and self.get_notifications(message_id):
             return message_id
         # Blip documents no deduplication by id: after an ambiguous failure, look for the
-        # message's notifications before sending it again (blip-api.md §10).
+        # message's notifications before sending it again (docs/blip-api-facts.md §10).
         landed = lambda: bool(self.get_notifications(message_id))  # noqa: E731
         self._post("/messages", dict(envelope), lambda _: None, landed=landed)
         return message_id
@@ -626,7 +626,7 @@ class BlipHook(BaseHook):
         return dict(bounded_map(read, message_ids, workers=self.config.concurrency))
 
     def get_whatsapp_account(self, phone_e164: str) -> str | None:
-        """Look a number up on WhatsApp and return its ``alternativeAccount`` (blip-api.md §3).
+        """Look a number up on WhatsApp and return its ``alternativeAccount`` (docs/blip-api-facts.md §3).
 
         The account can differ from the number (the Brazilian ninth digit): send to it.
 

@@ -1,4 +1,4 @@
-"""Operators for Blip distribution lists and the WhatsApp contact survey (blip-api.md §6, §7)."""
+"""Operators for Blip distribution lists and the WhatsApp contact survey (docs/blip-api-facts.md §6, §7)."""
 
 from __future__ import annotations
 
@@ -248,7 +248,7 @@ def survey_contacts(
 
     The source filter alone is tried first. When it matches more than 10,000 contacts, the
     ``lastmessagedate`` range ``[since, until)`` is read in windows, and a window that still
-    holds more than 10,000 is split in two and read again (blip-api.md §6). Contacts with no
+    holds more than 10,000 is split in two and read again (docs/blip-api-facts.md §6). Contacts with no
     ``lastmessagedate`` are only found by the first, unwindowed query.
     """
     uri = lime.with_query("/contacts", {"$filter": survey_filter(source)})

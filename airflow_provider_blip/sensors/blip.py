@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 _DELIVERY = {s.value for s in MessageStatus} | {RecipientStatus.DELIVERY_UNKNOWN.value}
 
-#: Blip returns notifications for 3 days only (blip-api.md §8): a longer wait reads nothing.
+#: Blip returns notifications for 3 days only (docs/blip-api-facts.md §8): a longer wait reads nothing.
 NOTIFICATION_WINDOW = timedelta(days=3)
 
 

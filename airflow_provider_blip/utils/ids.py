@@ -1,9 +1,9 @@
 """Deterministic envelope ids, so that a retried task sends the same ids again (no I/O).
 
-Blip reports a message's delivery by its id (blip-api.md §8). If a task retry gave a message
+Blip reports a message's delivery by its id (docs/blip-api-facts.md §8). If a task retry gave a message
 a new id, a message sent before the crash could not be told apart from a second copy; with
 ids derived from what identifies the send, the retry reuses them and the sensor tracks one
-message. The ids are UUIDs, as Blip asks (blip-api.md §2).
+message. The ids are UUIDs, as Blip asks (docs/blip-api-facts.md §2).
 
 Changing :data:`NAMESPACE` or the canonical form below changes every id: a retry across such
 a change would send duplicates, so treat both as frozen.

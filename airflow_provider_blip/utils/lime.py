@@ -1,7 +1,7 @@
 """Pure builders for LIME envelopes and Blip URIs (no I/O).
 
 The hook sends what these functions build; tests and the emulator read the same shapes.
-Sources for every shape are in ``blip-api.md`` (sections named in each docstring).
+Sources for every shape are in ``docs/blip-api-facts.md`` (sections named in each docstring).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import uuid
 from typing import Any, NotRequired, TypedDict
 from urllib.parse import quote
 
-#: Addresses of the Blip extensions a command can go to (blip-api.md §3, §5, §6, §7).
+#: Addresses of the Blip extensions a command can go to (docs/blip-api-facts.md §3, §5, §6, §7).
 POSTMASTER = "postmaster@msging.net"
 POSTMASTER_WHATSAPP = "postmaster@wa.gw.msging.net"
 POSTMASTER_BROADCAST = "postmaster@broadcast.msging.net"
@@ -28,12 +28,12 @@ REASON_LIST_MISSING = 101
 REASON_NOT_A_MEMBER = 64
 
 # SDKPY's build_uri quotes every segment but puts `$` and `'` back so OData queries survive;
-# commas go as %2C, as the DOCS and help-centre filters write them (blip-api.md §6).
+# commas go as %2C, as the DOCS and help-centre filters write them (docs/blip-api-facts.md §6).
 _QUERY_SAFE = "$'()"
 
 
 class Command(TypedDict):
-    """A LIME command envelope (blip-api.md §2)."""
+    """A LIME command envelope (docs/blip-api-facts.md §2)."""
 
     id: str
     method: str
@@ -44,7 +44,7 @@ class Command(TypedDict):
 
 
 class Message(TypedDict):
-    """A LIME message envelope (blip-api.md §2)."""
+    """A LIME message envelope (docs/blip-api-facts.md §2)."""
 
     id: str
     to: str
@@ -54,7 +54,7 @@ class Message(TypedDict):
 
 
 class Notification(TypedDict):
-    """A LIME notification envelope (blip-api.md §2)."""
+    """A LIME notification envelope (docs/blip-api-facts.md §2)."""
 
     id: str
     to: str
@@ -136,9 +136,9 @@ def notification(
 
 
 def whatsapp_account_uri(phone_e164: str) -> str:
-    """URI of the WhatsApp directory lookup for ``+5531...`` (blip-api.md §3); keeps the ``+``."""
+    """URI of the WhatsApp directory lookup for ``+5531...`` (docs/blip-api-facts.md §3); keeps the ``+``."""
     if not phone_e164.startswith("+"):
-        # Without the plus Blip "succeeds" for any number (blip-api.md §3): refuse early.
+        # Without the plus Blip "succeeds" for any number (docs/blip-api-facts.md §3): refuse early.
         raise ValueError("a WhatsApp lookup needs the number in E.164 form with a leading '+'")
     return f"lime://{WHATSAPP_DOMAIN}/accounts/{segment(phone_e164)}"
 

@@ -1,7 +1,7 @@
 """Normalize phone numbers from audiences (spreadsheets, databases, XCom) to E.164 (no I/O).
 
 Blip looks WhatsApp accounts up by the full international number with a leading ``+``
-(blip-api.md §3), so every number is parsed with :mod:`phonenumbers`, checked and formatted as
+(docs/blip-api-facts.md §3), so every number is parsed with :mod:`phonenumbers`, checked and formatted as
 E.164 before anything is sent. Brazilian specifics handled here:
 
 - national formats with the area code (DDD): ``(31) 98888-7777``, ``31988887777``, and the

@@ -39,7 +39,7 @@ class RecipientStatus(StrEnum):
     SKIPPED = "skipped"
     RECENTLY_SENT = "recently_sent"  # skip_if_sent_within: sent this template lately
     NOT_SENT = "not_sent"  # left unsent on purpose: the job's failure breaker tripped
-    # Delivery statuses, as the sensor reads them from Blip's notifications (blip-api.md §8).
+    # Delivery statuses, as the sensor reads them from Blip's notifications (docs/blip-api-facts.md §8).
     ACCEPTED = "accepted"
     DISPATCHED = "dispatched"
     RECEIVED = "received"

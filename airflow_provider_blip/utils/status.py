@@ -1,4 +1,4 @@
-"""Delivery status of a sent message, reduced from its notifications (blip-api.md §8; no I/O).
+"""Delivery status of a sent message, reduced from its notifications (docs/blip-api-facts.md §8; no I/O).
 
 A send only gets a 202; Blip reports what happened next as notifications carrying the
 message id: ``accepted``, ``dispatched``, ``received`` (delivered), ``consumed`` (read) or
@@ -30,7 +30,7 @@ class MessageStatus(StrEnum):
     def rank(self) -> int:
         """Return the place on the delivery ladder (0 for unknown to 4 for consumed; failed is 5).
 
-        Failed ranks highest because it wins when events are reduced (blip-api.md §8); use
+        Failed ranks highest because it wins when events are reduced (docs/blip-api-facts.md §8); use
         :meth:`reached` rather than comparing ranks to ask whether a message got somewhere.
         """
         return _RANKS[self]
@@ -65,7 +65,7 @@ _RANKS = {
 TARGETS: tuple[MessageStatus, ...] = (MessageStatus.ACCEPTED, MessageStatus.RECEIVED, MessageStatus.CONSUMED)
 
 # Events that say something about delivery; `deleted` and the obsolete `validated` and
-# `authorized` (blip-api.md §2) do not, and neither does anything Blip may add later.
+# `authorized` (docs/blip-api-facts.md §2) do not, and neither does anything Blip may add later.
 _DELIVERY_EVENTS = {s.value: s for s in MessageStatus if s is not MessageStatus.UNKNOWN}
 
 
@@ -82,7 +82,7 @@ def _reason(notification: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _event(notification: Mapping[str, Any]) -> MessageStatus | None:
-    # Notifications carry `event`; thread-history items (blip-api.md §8.2) carry `status`.
+    # Notifications carry `event`; thread-history items (docs/blip-api-facts.md §8.2) carry `status`.
     event = notification.get("event", notification.get("status"))
     return _DELIVERY_EVENTS.get(str(event).strip().lower()) if event is not None else None
 

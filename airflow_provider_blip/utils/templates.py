@@ -1,4 +1,4 @@
-"""Build the content of a WhatsApp template message for Blip (blip-api.md §4; no I/O).
+"""Build the content of a WhatsApp template message for Blip (docs/blip-api-facts.md §4; no I/O).
 
 A :class:`TemplateSpec` says which template to send and where each of its parameters comes
 from: a literal, the same for every recipient, or a column of the audience row. It is checked
@@ -337,7 +337,7 @@ def render_content(spec: TemplateSpec, values: Mapping[str, Any]) -> dict[str, A
     :param spec: a spec that passed :meth:`TemplateSpec.validate`.
     :param values: the recipient's row (column name to value).
     :return: ``{"type": "template", "template": {...}}``, the ``content`` of an
-        ``application/json`` message (blip-api.md §4).
+        ``application/json`` message (docs/blip-api-facts.md §4).
     :raises MissingValue: when a column the spec reads is missing or empty.
     :raises InvalidValue: when a column's value breaks a WhatsApp rule: a newline, a tab or
         more than 4 spaces in a row in a body or header text; more than
@@ -348,7 +348,7 @@ def render_content(spec: TemplateSpec, values: Mapping[str, Any]) -> dict[str, A
     components: list[dict[str, Any]] = []
     if spec.header is not None:
         components.append(_header_component(spec.header, values))
-    # Always a body component, even without parameters (blip-api.md §4).
+    # Always a body component, even without parameters (docs/blip-api-facts.md §4).
     sources = _body(spec)
     texts = [_value(s, values) for s in sources]
     _check_body_total(sources, texts)

@@ -1,4 +1,4 @@
-"""Contacts paging, filters and writes (blip-api.md §6)."""
+"""Contacts paging, filters and writes (docs/blip-api-facts.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Context variables and flow state (blip-api.md §5)."""
+"""Context variables and flow state (docs/blip-api-facts.md §5)."""
 
 from __future__ import annotations
 

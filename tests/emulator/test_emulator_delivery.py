@@ -1,4 +1,4 @@
-"""Message delivery and ``get /notifications`` (blip-api.md §4, §7, §8)."""
+"""Message delivery and ``get /notifications`` (docs/blip-api-facts.md §4, §7, §8)."""
 
 from __future__ import annotations
 

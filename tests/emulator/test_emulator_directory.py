@@ -1,4 +1,4 @@
-"""Ping, WhatsApp account lookup (blip-api.md §3), the ninth-digit rule and command routing."""
+"""Ping, WhatsApp account lookup (docs/blip-api-facts.md §3), the ninth-digit rule and command routing."""
 
 from __future__ import annotations
 

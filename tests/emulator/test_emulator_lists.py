@@ -1,4 +1,4 @@
-"""Distribution lists (blip-api.md §7)."""
+"""Distribution lists (docs/blip-api-facts.md §7)."""
 
 from __future__ import annotations
 
