@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -35,7 +36,7 @@ def stored(emulator):
 
 
 def dags_test(audience, env):
-    conf = '{"audience": "%s"}' % audience
+    conf = json.dumps({"audience": str(audience)})
     command = [sys.executable, "-m", "airflow", "dags", "test", "blip_whatsapp_notifications", LOGICAL_DATE]
     return subprocess.Popen(
         [*command, "-c", conf], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -111,7 +111,8 @@ class TestSplit:
         rows = audience(1) + [{"phone": "12", "name": "x"}] * 3 + [{"phone": "+5511988887777", "name": ""}]
         with pytest.raises(BlipConfigError, match=r"4 of 5 rows are unusable .* nothing was sent") as caught:
             split(tmp_path, rows, required_columns=["name"])
-        assert "+55" not in str(caught.value) and "98888" not in str(caught.value)
+        assert "+55" not in str(caught.value)
+        assert "98888" not in str(caught.value)
         assert blip_conn.records() == []
         assert not list(tmp_path.rglob("manifest.json")), "no chunk list: a retry parses again"
         chunks = split(tmp_path, rows, required_columns=["name"], max_invalid_ratio=1.0)
@@ -300,7 +301,8 @@ def test_every_way_of_running_a_killed_job_again_sends_each_message_once(emulato
         if worker.returncode == 0:
             break
     assert kills == 4
-    assert worker is not None and worker.returncode == 0, worker.stderr.read() if worker.stderr else ""
+    assert worker is not None
+    assert worker.returncode == 0, worker.stderr.read() if worker.stderr else ""
     sent = stored_messages(emulator)
     assert {to: n for to, n in sent.items() if n > 1} == {}, "messaged twice"
     assert len(sent) == 400, "missing recipients"
@@ -425,11 +427,13 @@ class TestPipelineSteps:
         out = notify(first, max_failed_ratio=0.3, min_failure_sample=10, concurrency=1)
         assert out["breaker"] is True
         counts = out["counts"]
-        assert counts["not_sent"] > 0 and counts["not_on_whatsapp"] + counts["context_set"] < 30
+        assert counts["not_sent"] > 0
+        assert counts["not_on_whatsapp"] + counts["context_set"] < 30
         assert len(stored_messages(emulator)) == 5, "no message after the breaker tripped"
         mark = len(emulator.records())
         later = notify(second, max_failed_ratio=0.3, min_failure_sample=10)
-        assert later["counts"] == {"not_sent": 30} and since(emulator, mark) == []
+        assert later["counts"] == {"not_sent": 30}
+        assert since(emulator, mark) == []
 
     def test_a_wrong_bot_key_costs_one_request_and_no_retry(self, emulator, monkeypatch, tmp_path):
         from airflow.sdk.exceptions import AirflowFailException
@@ -494,7 +498,8 @@ def test_a_strict_server_locking_out_the_channel_loses_and_duplicates_no_recipie
             continue
     assert output is not None
     seen = emulator.channel_stats()["messages"]
-    assert seen.lockouts > 0 and seen.refused > 0, "the control: the server did lock the channel out"
+    assert seen.lockouts > 0, "the control: the server did lock the channel out"
+    assert seen.refused > 0
     assert output["counts"] == {"context_set": 300}
     sent = stored_messages(emulator)
     assert {to: n for to, n in sent.items() if n > 1} == {}, "duplicates"

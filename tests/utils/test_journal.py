@@ -53,13 +53,16 @@ def test_attempts_never_truncate_each_other_whatever_their_try_number(directory)
     second.result({"row": 2, "status": "sent"})
     second.close()
     progress = journal.load(directory)
-    assert set(progress.in_flight) == {1} and set(progress.done) == {2}
+    assert set(progress.in_flight) == {1}
+    assert set(progress.done) == {2}
     assert progress.trusted
 
 
 def test_a_directory_no_attempt_wrote_is_an_empty_trusted_journal(directory):
     progress = journal.load(directory)
-    assert progress.trusted and not progress.done and not progress.in_flight
+    assert progress.trusted
+    assert not progress.done
+    assert not progress.in_flight
 
 
 def test_results_leave_intent_lines_out(directory):
