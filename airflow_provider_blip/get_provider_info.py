@@ -82,6 +82,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Blip",
                 "python-modules": [
                     "airflow_provider_blip.operators.blip",
+                    "airflow_provider_blip.operators.cleanup",
                     "airflow_provider_blip.operators.lists",
                     "airflow_provider_blip.operators.notify",
                 ],

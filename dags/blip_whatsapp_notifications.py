@@ -24,6 +24,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from airflow_provider_blip.operators.cleanup import BlipCleanupRunsOperator
 from airflow_provider_blip.operators.notify import BlipNotifyOperator, BlipSplitAudienceOperator
 from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
 
@@ -64,6 +65,9 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
         ),
         "campaign_key": Param(
             None, type=["string", "null"], description="The job's identity (default: the logical date)"
+        ),
+        "retention_days": Param(
+            7, type="number", minimum=1, description="Run files of this DAG older than this are removed"
         ),
     },
 )
@@ -123,7 +127,12 @@ def blip_whatsapp_notifications():
         check_job_outcome(counts, max_failed_ratio=params["max_failed_ratio"])  # after the report
         return counts  # counts only: no phone number goes to XCom from here
 
-    report(delivered.output)
+    # Run files hold phone numbers: the jobs of this DAG older than the retention go, whatever
+    # happened to this run (the newest job's files stay for its re-runs).
+    cleanup = BlipCleanupRunsOperator(
+        task_id="cleanup_run_files", retention="{{ params.retention_days }}", trigger_rule="all_done"
+    )
+    report(delivered.output) >> cleanup
 
 
 blip_whatsapp_notifications()

@@ -362,7 +362,7 @@ class BlipNotifyOperator(BlipBatchOperator):
             )
         ratio = as_ratio(self.max_failed_ratio)
         breaker = Breaker(ratio, self.min_failure_sample, tripped=layout.breaker.exists())
-        pipeline = self._pipeline(ti, layout, index)
+        pipeline = self._pipeline(ti, chunk_path, index)
         writer = journal.Writer(directory)
         run = ChunkRun(self.hook, pipeline, progress, writer, breaker)
         try:
@@ -376,11 +376,12 @@ class BlipNotifyOperator(BlipBatchOperator):
             runfiles.write_json(layout.breaker, tripped)
         return self._finish(index, writer.path, counts, run.failures, breaker)
 
-    def _pipeline(self, ti: Any, layout: RunLayout, index: int) -> Pipeline:
+    def _pipeline(self, ti: Any, chunk_path: ObjectStoragePath, index: int) -> Pipeline:
+        layout = RunLayout.of_chunk(chunk_path)
         job = layout.directory.name
         spec = spec_of(self)
         required = self.required_columns if self.required_columns is not None else sorted(spec.columns())
-        ledger, ledger_writer = self._ledger(layout, ti.dag_id, spec.name, index)
+        ledger, ledger_writer = self._ledger(layout, chunk_path, ti.dag_id, spec.name, index)
         return Pipeline(
             spec=spec,
             pairs=steps.context_writes(self.flow_id, self.state_id, self.master_state, self.variables),
@@ -394,14 +395,18 @@ class BlipNotifyOperator(BlipBatchOperator):
             ledger_writer=ledger_writer,
         )
 
-    def _ledger(self, layout: RunLayout, dag_id: str, template: str, index: int) -> tuple[Any, Any]:
+    def _ledger(
+        self, layout: RunLayout, chunk_path: ObjectStoragePath, dag_id: str, template: str, index: int
+    ) -> tuple[Any, Any]:
         window = _duration(self.skip_if_sent_within)
         if window is None:
             return None, None
         from airflow_provider_blip.utils.ledger import LedgerWriter, SentLedger
 
         root, job = str(layout.root), layout.directory.name  # the split's root: one ledger per DAG
-        ledger = SentLedger.load(root, dag_id, template, window, job_key=job)
+        # Only this chunk's numbers are kept from the ledger: memory follows the chunk.
+        phones = (line["phone"] for line in runfiles.read_jsonl(chunk_path) if "status" not in line)
+        ledger = SentLedger.load(root, dag_id, template, window, job_key=job, candidates=phones)
         self.log.info("skip_if_sent_within: %d recipients sent this template recently", len(ledger))
         return ledger, LedgerWriter(root, dag_id, template, job, part=index)
 

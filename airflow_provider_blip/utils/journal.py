@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.utils.runfiles import dumps, read_jsonl
+from airflow_provider_blip.utils.runfiles import dumps, open_private, read_jsonl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -84,12 +84,12 @@ class Writer:
     def __init__(self, directory: ObjectStoragePath) -> None:
         import threading
 
-        directory.mkdir(parents=True, exist_ok=True)
         name = attempt_name()
-        with (directory / f"{name}.start").open("w", encoding="utf-8") as marker:
+        # Owner-only on a local disk: the lines hold phone numbers and accounts.
+        with open_private(directory / f"{name}.start", "w", encoding="utf-8") as marker:
             marker.write("{}\n")  # closed at once: on an object store it is uploaded now
         self.path = directory / f"{name}.jsonl"
-        self._out: TextIO = self.path.open("w", encoding="utf-8")
+        self._out: TextIO = open_private(self.path, "w", encoding="utf-8")
         self._lock = threading.Lock()
 
     def intent(self, row: int, account: str, message_id: str) -> None:

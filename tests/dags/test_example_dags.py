@@ -77,6 +77,7 @@ def test_dags_parse_without_network(monkeypatch):
         "max_failed_ratio",
         "skip_if_sent_within_hours",
         "campaign_key",
+        "retention_days",
     }
 
 
@@ -155,7 +156,7 @@ class TestStepByStepJob:
         assert len(states) == len(sent) == 11
         assert all(c["resource"] == "order-update-followup" for c in states)
 
-        delivery = {r["row"]: r for r in xcom(dag_run, "wait_for_delivery")}
+        delivery = {r["row"]: r for r in rows_in(xcom(dag_run, "wait_for_delivery"))}
         assert delivery[8]["status"] == "failed"
         assert delivery[8]["reason"] == "Destination not found"
         assert delivery[8]["code"] == 42
@@ -178,7 +179,7 @@ class TestStepByStepJob:
         creations = [c for c in commands(dag_emulator, "set") if c["uri"] == "/lists"]
         assert creations
         assert creations[0]["resource"] == {"identity": "clientes-vip@broadcast.msging.net"}
-        listed = xcom(dag_run, "add_to_list")
+        listed = rows_in(xcom(dag_run, "add_to_list"))
         assert sum(1 for r in listed if r["status"] == "added") == 11
 
 
@@ -224,3 +225,10 @@ def test_on_call_alert_notifier(dagbag, dag_emulator):
     body = sent[0]["content"]["template"]["components"][-1]["parameters"]
     assert body[0] == {"type": "text", "text": "blip_on_call_alert"}
     assert body[1] == {"type": "text", "text": "nightly_load"}
+
+
+def rows_in(reference):
+    """The rows a step of the step-by-step DAG wrote to its run file (XCom has the reference)."""
+    from airflow_provider_blip.utils.runfiles import read_jsonl, storage_path
+
+    return list(read_jsonl(storage_path(reference.get("results") or reference["delivery"])))
