@@ -27,7 +27,7 @@ from airflow_provider_blip.utils.runfiles import dumps, open_private, read_jsonl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import TextIO
+    from typing import IO
 
     from airflow.sdk import ObjectStoragePath
 
@@ -89,7 +89,7 @@ class Writer:
         with open_private(directory / f"{name}.start", "w", encoding="utf-8") as marker:
             marker.write("{}\n")  # closed at once: on an object store it is uploaded now
         self.path = directory / f"{name}.jsonl"
-        self._out: TextIO = open_private(self.path, "w", encoding="utf-8")
+        self._out: IO[Any] = open_private(self.path, "w", encoding="utf-8")
         self._lock = threading.Lock()
 
     def intent(self, row: int, account: str, message_id: str) -> None:
