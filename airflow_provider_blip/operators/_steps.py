@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.exceptions import BlipCommandError, BlipError, BlipNotFoundError
+from airflow_provider_blip.exceptions import BlipCommandError, BlipConfigError, BlipError, BlipNotFoundError
 from airflow_provider_blip.operators._batch import FATAL_ERRORS, failure_fields
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.audience import Rejected
@@ -115,11 +115,11 @@ def context_writes(
 ) -> list[tuple[str, str | None]]:
     """Return the (variable, value) pairs to apply in order; value ``None`` deletes."""
     if bool(flow_id) != bool(state_id):
-        raise ValueError("flow_id and state_id go together: give both or neither")
+        raise BlipConfigError("flow_id and state_id go together: give both or neither")
     pairs: list[tuple[str, str | None]] = []
     if master_state:
         if "@" not in master_state:
-            raise ValueError(
+            raise BlipConfigError(
                 f"master_state must be a bot identity like 'sub@msging.net', got {master_state!r}"
             )
         pairs.append(("master-state", master_state))  # before the state (router bots)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_blip.exceptions import BlipConfigError
 from airflow_provider_blip.operators import _steps as steps
 from airflow_provider_blip.operators._batch import BlipBatchOperator, as_records, is_reachable
 from airflow_provider_blip.utils.audience import parse_audience
@@ -64,7 +65,7 @@ class BlipVerifyContactOperator(BlipBatchOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         if isinstance(self.required_columns, str):
-            raise ValueError(
+            raise BlipConfigError(
                 f"required_columns must be a list of column names, got the string {self.required_columns!r}"
             )
         rows = parse_audience(
@@ -212,7 +213,9 @@ class BlipSetContextOperator(BlipBatchOperator):
             self.flow_id, self.state_id, self.master_state, self.variables, self.delete
         )
         if not pairs:
-            raise ValueError("nothing to do: give flow_id and state_id, master_state, variables or delete")
+            raise BlipConfigError(
+                "nothing to do: give flow_id and state_id, master_state, variables or delete"
+            )
         return pairs
 
     def execute(self, context: Context) -> list[dict[str, Any]]:

@@ -90,9 +90,9 @@ class BlipDistributionListOperator(BlipBatchOperator):
     ) -> None:
         super().__init__(**kwargs)
         if action not in ACTIONS:
-            raise ValueError(f"action must be one of {ACTIONS}, got {action!r}")
+            raise BlipConfigError(f"action must be one of {ACTIONS}, got {action!r}")
         if action == "send_template" and not template_name:
-            raise ValueError("action 'send_template' needs template_name")
+            raise BlipConfigError("action 'send_template' needs template_name")
         self.list_name = list_name
         self.action = action
         self.step = f"list {action}"
@@ -302,7 +302,7 @@ class BlipContactSurveyOperator(BlipBatchOperator):
 
         since = pendulum.parse(self.since or "2000-01-01T00:00:00Z")
         if not isinstance(since, pendulum.DateTime):
-            raise ValueError(f"since must be a date or date-time, got {self.since!r}")
+            raise BlipConfigError(f"since must be a date or date-time, got {self.since!r}")
         until = pendulum.now("UTC").add(days=1)
         seen: set[str] = set()
         results: list[dict[str, Any]] = []

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_blip.exceptions import BlipConfigError
+
 HEADER_TYPES = ("text", "image", "video", "document")
 BUTTON_SUB_TYPES = ("quick_reply", "url")
 POLICIES = ("deterministic", "fallback")
@@ -123,7 +125,7 @@ class TemplateSpec:
     def validate(self) -> None:
         """Check the whole spec, literals included; raise ``ValueError`` naming what is wrong."""
         if not isinstance(self.name, str) or not _TEMPLATE_NAME.fullmatch(self.name):
-            raise ValueError(
+            raise BlipConfigError(
                 f"template_name {self.name!r} is not a WhatsApp template name "
                 "(lowercase letters, digits and underscores)"
             )
@@ -133,13 +135,13 @@ class TemplateSpec:
                 if isinstance(self.language, str) and "-" in self.language
                 else ""
             )
-            raise ValueError(
+            raise BlipConfigError(
                 f"language {self.language!r} is not a WhatsApp language code such as 'pt_BR'{hint}"
             )
         if self.policy not in POLICIES:
-            raise ValueError(f"policy {self.policy!r} is not one of {', '.join(POLICIES)}")
+            raise BlipConfigError(f"policy {self.policy!r} is not one of {', '.join(POLICIES)}")
         if self.namespace is not None and (not isinstance(self.namespace, str) or not self.namespace.strip()):
-            raise ValueError(f"namespace must be a non-empty string or None, got {self.namespace!r}")
+            raise BlipConfigError(f"namespace must be a non-empty string or None, got {self.namespace!r}")
         for source in _sources(self):  # also checks the shape of header, body and buttons
             if source.literal is not None:
                 _check(source, source.literal)
@@ -157,21 +159,23 @@ def _source(field: str, entry: object) -> _Source:
         return _Source(field, literal=entry)
     if isinstance(entry, Mapping) and set(entry) == {"column"}:
         return _column(field, entry["column"])
-    raise ValueError(f"{field} must be a literal string or {{'column': name}}, got {entry!r}")
+    raise BlipConfigError(f"{field} must be a literal string or {{'column': name}}, got {entry!r}")
 
 
 def _column(field: str, name: object) -> _Source:
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"{field}: a column name must be a non-empty string, got {name!r}")
+        raise BlipConfigError(f"{field}: a column name must be a non-empty string, got {name!r}")
     return _Source(field, column=name)
 
 
 def _header_sources(header: Mapping[str, Any]) -> list[_Source]:
     if not isinstance(header, Mapping):
-        raise ValueError(f"header must be a dict such as {{'type': 'image', 'link': ...}}, got {header!r}")
+        raise BlipConfigError(
+            f"header must be a dict such as {{'type': 'image', 'link': ...}}, got {header!r}"
+        )
     kind = header.get("type")
     if kind not in _HEADER_KEYS:
-        raise ValueError(f"header type {kind!r} is not one of {', '.join(HEADER_TYPES)}")
+        raise BlipConfigError(f"header type {kind!r} is not one of {', '.join(HEADER_TYPES)}")
     allowed = {"type"}
     sources = []
     for value, column_keys in _HEADER_KEYS[kind].items():
@@ -179,63 +183,67 @@ def _header_sources(header: Mapping[str, Any]) -> list[_Source]:
         given = [k for k in (value, *column_keys) if header.get(k) is not None]
         field = f"header.{value}"
         if len(given) > 1:
-            raise ValueError(f"{kind} header: give only one of {', '.join(given)}")
+            raise BlipConfigError(f"{kind} header: give only one of {', '.join(given)}")
         if not given:
             if value in _OPTIONAL_HEADER_VALUES:
                 continue
-            raise ValueError(f"{kind} header needs {value!r} (a literal) or {column_keys[0]!r} (a column)")
+            raise BlipConfigError(
+                f"{kind} header needs {value!r} (a literal) or {column_keys[0]!r} (a column)"
+            )
         key = given[0]
         if key == value:
             if not isinstance(header[key], str):
-                raise ValueError(f"{field} must be a string, got {header[key]!r}")
+                raise BlipConfigError(f"{field} must be a string, got {header[key]!r}")
             sources.append(_Source(field, literal=header[key]))
         else:
             sources.append(_column(field, header[key]))
     unknown = sorted(set(header) - allowed)
     if unknown:
-        raise ValueError(f"{kind} header: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        raise BlipConfigError(f"{kind} header: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
     return sources
 
 
 def _button_source(position: int, button: object) -> tuple[int, str, _Source]:
     if not isinstance(button, Mapping):
-        raise ValueError(f"buttons[{position}] must be a dict, got {button!r}")
+        raise BlipConfigError(f"buttons[{position}] must be a dict, got {button!r}")
     sub_type = button.get("sub_type")
     if sub_type not in _BUTTON_VALUE:
-        raise ValueError(
+        raise BlipConfigError(
             f"buttons[{position}]: sub_type {sub_type!r} is not one of {', '.join(BUTTON_SUB_TYPES)}"
         )
     index = button.get("index")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= _MAX_BUTTON_INDEX:
-        raise ValueError(
+        raise BlipConfigError(
             f"buttons[{position}]: index must be an int from 0 to {_MAX_BUTTON_INDEX}, got {index!r}"
         )
     value = _BUTTON_VALUE[sub_type]
     allowed = {"sub_type", "index", value}
     unknown = sorted(set(button) - allowed)
     if unknown:
-        raise ValueError(
+        raise BlipConfigError(
             f"buttons[{position}] ({sub_type}): unknown key(s) {unknown}; allowed: {sorted(allowed)}"
         )
     if button.get(value) is None:
-        raise ValueError(f"buttons[{position}] ({sub_type}) needs {value!r}: a literal or {{'column': name}}")
+        raise BlipConfigError(
+            f"buttons[{position}] ({sub_type}) needs {value!r}: a literal or {{'column': name}}"
+        )
     return index, sub_type, _source(f"button[{index}].{value}", button[value])
 
 
 def _buttons(spec: TemplateSpec) -> list[tuple[int, str, _Source]]:
     if not isinstance(spec.buttons, list | tuple):
-        raise ValueError(f"buttons must be a list of dicts, got {spec.buttons!r}")
+        raise BlipConfigError(f"buttons must be a list of dicts, got {spec.buttons!r}")
     buttons = sorted((_button_source(i, b) for i, b in enumerate(spec.buttons)), key=lambda b: b[0])
     indexes = [b[0] for b in buttons]
     duplicated = sorted({i for i in indexes if indexes.count(i) > 1})
     if duplicated:
-        raise ValueError(f"buttons: index {duplicated[0]} is used more than once")
+        raise BlipConfigError(f"buttons: index {duplicated[0]} is used more than once")
     return buttons
 
 
 def _body(spec: TemplateSpec) -> list[_Source]:
     if not isinstance(spec.body, list | tuple):
-        raise ValueError("body must be a list of literal strings and {'column': name} entries")
+        raise BlipConfigError("body must be a list of literal strings and {'column': name} entries")
     return [_source(f"body[{n}]", entry) for n, entry in enumerate(spec.body, start=1)]
 
 
@@ -417,9 +425,9 @@ def spec_from_args(
         ``body_columns`` is a single string.
     """
     if body is not None and body_columns is not None:
-        raise ValueError("give body or body_columns, not both")
+        raise BlipConfigError("give body or body_columns, not both")
     if isinstance(body_columns, str):
-        raise ValueError(f"body_columns must be a list of column names, not the string {body_columns!r}")
+        raise BlipConfigError(f"body_columns must be a list of column names, not the string {body_columns!r}")
     if body_columns is not None:
         entries: list[str | dict[str, str]] = [{"column": c} for c in body_columns]
     else:
