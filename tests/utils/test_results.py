@@ -26,6 +26,7 @@ def test_status_values():
         "verified", "invalid_number", "duplicate", "not_on_whatsapp", "lookup_failed", "invalid_values",
         "sent", "send_failed", "context_set", "context_failed", "added", "removed", "list_failed", "skipped",
         "accepted", "dispatched", "received", "consumed", "failed", "unknown",
+        "recently_sent", "not_sent", "delivery_unknown",
     }  # fmt: skip
 
 
