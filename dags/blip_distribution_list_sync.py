@@ -12,7 +12,6 @@ after its retention, see docs/privacy.md) and XCom carries only the reference an
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pendulum
@@ -20,38 +19,10 @@ from airflow.sdk import Param, dag, task
 
 from airflow_provider_blip.operators.blip import BlipVerifyContactOperator
 from airflow_provider_blip.operators.lists import BlipContactSurveyOperator, BlipDistributionListOperator
-from airflow_provider_blip.utils import runfiles
-from airflow_provider_blip.utils.results import summarize
+from airflow_provider_blip.utils.steprows import rows_in_files, rows_of, rows_to_run_file
 
 DAG_ID = "blip_distribution_list_sync"
 SAMPLE_MEMBERS = str(Path(__file__).parent / "data" / "blip_sample_list_members.csv")
-
-
-def rows_to_run_file(rows: list[dict], context) -> dict:
-    """Write a step's result rows to this run's files; return what the next step reads back.
-
-    Every Blip operator reads ``{"results": uri}`` as the rows themselves.
-    """
-    ti = context["ti"]
-    task = runfiles.safe_segment(ti.task_id)
-    path = runfiles.run_dir(None, ti.dag_id, ti.run_id) / "results" / task / f"try-{ti.try_number}.jsonl"
-    runfiles.write_jsonl(path, rows)
-    return {"results": str(path), "rows": len(rows), "counts": summarize(rows)}
-
-
-def rows_of(reference: dict) -> list[dict]:
-    return list(runfiles.read_jsonl(runfiles.storage_path(reference["results"])))
-
-
-class _RowsInRunFiles:
-    def execute(self, context):
-        return rows_to_run_file(super().execute(context), context)
-
-
-@functools.cache
-def rows_in_files(operator: type) -> type:
-    """Return ``operator`` with its result rows in a run file and their reference in XCom."""
-    return type(operator.__name__, (_RowsInRunFiles, operator), {"__module__": __name__})
 
 
 @dag(

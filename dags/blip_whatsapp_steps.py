@@ -19,7 +19,6 @@ time: no network call, no Variable read.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pendulum
@@ -32,44 +31,11 @@ from airflow_provider_blip.operators.blip import (
 )
 from airflow_provider_blip.operators.lists import BlipDistributionListOperator
 from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
-from airflow_provider_blip.utils import runfiles
 from airflow_provider_blip.utils.report import build_report
-from airflow_provider_blip.utils.results import summarize
+from airflow_provider_blip.utils.steprows import rows_in_files, rows_of
 
 DAG_ID = "blip_whatsapp_steps"
 SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv")
-
-
-def rows_to_run_file(rows: list[dict], context) -> dict:
-    """Write a step's result rows to this run's files; return what the next step reads back.
-
-    XCom is shown in the UI and kept in Airflow's database: it gets the file and the counts,
-    never a number. Every Blip operator reads ``{"results": uri}`` as the rows themselves.
-    """
-    ti = context["ti"]
-    task = runfiles.safe_segment(ti.task_id)
-    path = runfiles.run_dir(None, ti.dag_id, ti.run_id) / "results" / task / f"try-{ti.try_number}.jsonl"
-    runfiles.write_jsonl(path, rows)
-    return {"results": str(path), "rows": len(rows), "counts": summarize(rows)}
-
-
-def rows_of(reference: dict | None) -> list[dict] | None:
-    """Read back the rows of a step (``None`` when the step was skipped)."""
-    if not reference:
-        return None
-    uri = reference.get("results") or reference["delivery"]  # the sensor writes "delivery"
-    return list(runfiles.read_jsonl(runfiles.storage_path(uri)))
-
-
-class _RowsInRunFiles:
-    def execute(self, context):
-        return rows_to_run_file(super().execute(context), context)
-
-
-@functools.cache
-def rows_in_files(operator: type) -> type:
-    """Return ``operator`` with its result rows in a run file and their reference in XCom."""
-    return type(operator.__name__, (_RowsInRunFiles, operator), {"__module__": __name__})
 
 
 @dag(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
@@ -55,27 +54,32 @@ class BlipNotifier(BaseNotifier):
         self.default_region = default_region
         self.blip_conn_id = blip_conn_id
 
-    @cached_property
+    @property
     def hook(self) -> BlipHook:
-        """The hook (built on first use)."""
+        """Return a new hook on every call.
+
+        A notifier outlives one callback (it is built with the DAG file and may be kept by a
+        long-lived process), so it reads the connection each time.
+        """
         return BlipHook(self.blip_conn_id)
 
     def notify(self, context: Context) -> None:
         content = literal_content(template_name=self.template_name, language=self.language, body=self.body)
         numbers = [self.to] if isinstance(self.to, str) else list(self.to)
+        hook = self.hook
         sent = 0
         for raw in numbers:
-            sent += self._send_one(raw, content)
+            sent += self._send_one(hook, raw, content)
         if numbers and not sent:
             raise BlipError(f"the Blip alert reached none of its {len(numbers)} recipient(s)")
 
-    def _send_one(self, raw: str, content: dict[str, Any]) -> bool:
+    def _send_one(self, hook: BlipHook, raw: str, content: dict[str, Any]) -> bool:
         try:
             phone = parse_phone(raw, self.default_region)
-            account = self.hook.get_whatsapp_account(phone)
+            account = hook.get_whatsapp_account(phone)
             if not account:
                 raise BlipError("Blip returned no alternativeAccount")
-            message_id = self.hook.send_message(account, "application/json", content)
+            message_id = hook.send_message(account, "application/json", content)
         except (InvalidPhoneNumber, BlipError) as exc:
             self.log.warning("Blip alert to %s not sent: %s", mask_phone(raw), exc)
             return False
