@@ -239,25 +239,32 @@ def test_sigkill_at_random_points_then_retry_sends_each_message_exactly_once(emu
         ),
     }
     (chunk,) = split(tmp_path, audience(2000), chunk_size=2000)
-    kills = 0
-    for try_number in range(1, 40):
-        worker = run_worker(chunk["chunk"], "run-1", try_number, env)
-        if kills < 20:
-            goal = len(stored_messages(emulator)) + rng.randint(1, 120)
-            while worker.poll() is None and len(stored_messages(emulator)) < goal:
-                time.sleep(0.002)
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGKILL)
-                kills += 1
-        worker.wait(timeout=300)
-        if worker.returncode == 0:
-            break
-    assert kills == 20
-    assert worker.returncode == 0, worker.stderr.read() if worker.stderr else ""
+    attempts = (run_worker(chunk["chunk"], "run-1", n, env) for n in range(1, 40))
+    assert kill_until_done(emulator, attempts, kills=20, rng=rng, most=120) == 20
     sent = stored_messages(emulator)
     duplicates = {to: n for to, n in sent.items() if n > 1}
     assert duplicates == {}
     assert len(sent) == 2000, "missing recipients"
+
+
+def kill_until_done(emulator, attempts, *, kills, rng, least=1, most=120):
+    """SIGKILL the first ``kills`` attempts after a random number of new messages; let the next finish.
+
+    :return: how many attempts were killed (the last attempt must have succeeded).
+    """
+    killed = 0
+    for worker in attempts:
+        if killed < kills:
+            goal = len(stored_messages(emulator)) + rng.randint(least, most)
+            while worker.poll() is None and len(stored_messages(emulator)) < goal:
+                time.sleep(0.002)
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGKILL)
+                killed += 1
+        worker.wait(timeout=300)
+        if worker.returncode == 0:
+            return killed
+    raise AssertionError(worker.stderr.read() if worker.stderr else "no attempt finished")
 
 
 @pytest.mark.slow
@@ -280,29 +287,19 @@ def test_every_way_of_running_a_killed_job_again_sends_each_message_once(emulato
     day = pendulum.datetime(2026, 12, 1, 12, tz="UTC")
     rows = audience(400)
     (first,) = split(tmp_path, rows, run_id="scheduled__0", logical_date=day, chunk_size=400)
-    kills, worker = 0, None
-    for attempt in range(1, 30):
-        chunk, try_number, run_id = first, 1, "scheduled__0"
-        if rerun == "airflow_retry":
-            try_number = attempt
-        elif rerun == "new_run_same_logical_date":
-            run_id = f"manual__{attempt}"
-            (chunk,) = split(tmp_path, rows, run_id=run_id, logical_date=day, chunk_size=400)
-            assert chunk == first, "the same job: same chunk, same map index, same ids"
-        worker = run_worker(chunk["chunk"], run_id, try_number, env)
-        if kills < 4:
-            goal = len(stored_messages(emulator)) + rng.randint(20, 80)
-            while worker.poll() is None and len(stored_messages(emulator)) < goal:
-                time.sleep(0.002)
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGKILL)
-                kills += 1
-        worker.wait(timeout=300)
-        if worker.returncode == 0:
-            break
-    assert kills == 4
-    assert worker is not None
-    assert worker.returncode == 0, worker.stderr.read() if worker.stderr else ""
+
+    def attempts():
+        for attempt in range(1, 30):
+            chunk, try_number, run_id = first, 1, "scheduled__0"
+            if rerun == "airflow_retry":
+                try_number = attempt
+            elif rerun == "new_run_same_logical_date":
+                run_id = f"manual__{attempt}"
+                (chunk,) = split(tmp_path, rows, run_id=run_id, logical_date=day, chunk_size=400)
+                assert chunk == first, "the same job: same chunk, same map index, same ids"
+            yield run_worker(chunk["chunk"], run_id, try_number, env)
+
+    assert kill_until_done(emulator, attempts(), kills=4, rng=rng, least=20, most=80) == 4
     sent = stored_messages(emulator)
     assert {to: n for to, n in sent.items() if n > 1} == {}, "messaged twice"
     assert len(sent) == 400, "missing recipients"
