@@ -15,7 +15,7 @@ if [ ! -f "$stamp" ]; then
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   # Airflow asks to be installed with a constraints file; ours pins the set we test with.
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -c "$ROOT/constraints.txt" -e "$ROOT[test,parquet]" 2> >(grep -v "^WARNING: Location" >&2)
+    -c "$ROOT/constraints.txt" -e "$ROOT[test,parquet,s3]" 2> >(grep -v "^WARNING: Location" >&2)
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi
