@@ -349,6 +349,11 @@ def test_exactly_once_under_429_storms_5xx_and_dropped_connections(emulator, mon
 @pytest.mark.parametrize("parallel_tasks", [2, 1])
 def test_parallel_chunks_share_one_budget(emulator, tmp_path, parallel_tasks):
     """Two chunk tasks at once in two processes: with parallel_tasks=2 Blip never refuses one."""
+    import gc
+
+    # The emulator runs in this process: a full garbage collection over the test session's
+    # objects would stall its arrival clock and bunch requests the workers sent evenly.
+    gc.freeze()
     emulator.configure(rate_limits={"messages": 50, "commands": 200, "notifications": 100})
     conn = connection_json(emulator, parallel_tasks=parallel_tasks)  # the paid plan's rates
     env = {**os.environ, "AIRFLOW_CONN_BLIP_DEFAULT": conn}
