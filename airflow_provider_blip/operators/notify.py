@@ -362,7 +362,7 @@ class BlipNotifyOperator(BlipBatchOperator):
             )
         ratio = as_ratio(self.max_failed_ratio)
         breaker = Breaker(ratio, self.min_failure_sample, tripped=layout.breaker.exists())
-        pipeline = self._pipeline(ti, chunk_path, index)
+        pipeline = self._pipeline(ti, layout, chunk_path, index)
         writer = journal.Writer(directory)
         run = ChunkRun(self.hook, pipeline, progress, writer, breaker)
         try:
@@ -376,8 +376,7 @@ class BlipNotifyOperator(BlipBatchOperator):
             runfiles.write_json(layout.breaker, tripped)
         return self._finish(index, writer.path, counts, run.failures, breaker)
 
-    def _pipeline(self, ti: Any, chunk_path: ObjectStoragePath, index: int) -> Pipeline:
-        layout = RunLayout.of_chunk(chunk_path)
+    def _pipeline(self, ti: Any, layout: RunLayout, chunk_path: ObjectStoragePath, index: int) -> Pipeline:
         job = layout.directory.name
         spec = spec_of(self)
         required = self.required_columns if self.required_columns is not None else sorted(spec.columns())
