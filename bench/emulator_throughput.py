@@ -131,7 +131,7 @@ def worker_main(
 
 def start_emulator(latency: float, no_uvloop: bool) -> tuple[subprocess.Popen[str], str, int]:
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    command = [sys.executable, "-m", "airflow_provider_blip.emulator", "--port", "0", "--key", KEY]
+    command = [sys.executable, "-m", "blip_emulator", "--port", "0", "--key", KEY]
     command += ["--latency", str(latency), "--rate-limit", "off"] + (["--no-uvloop"] if no_uvloop else [])
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
     assert process.stdout is not None

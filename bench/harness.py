@@ -2,7 +2,7 @@
 
 The job is run the way one Airflow worker runs it: ``BlipSplitAudienceOperator`` once, then
 ``BlipNotifyOperator`` for each chunk in turn, in this process, against the emulator started
-with the CLI (``python -m airflow_provider_blip.emulator``) in another process, so the two
+with the CLI (``python -m blip_emulator``) in another process, so the two
 never share an interpreter lock.
 """
 
@@ -32,7 +32,7 @@ class Emulator:
     """The emulator CLI in a subprocess; ``url`` once it listens, ``stats()`` from its admin API."""
 
     def __init__(self, *args: str) -> None:
-        command = [sys.executable, "-m", "airflow_provider_blip.emulator", "--port", "0", "--key", KEY, *args]
+        command = [sys.executable, "-m", "blip_emulator", "--port", "0", "--key", KEY, *args]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
         self.url = self._wait_for_url()
 

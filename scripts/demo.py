@@ -20,7 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig
+from blip_emulator import BlipEmulator, EmulatorConfig
+
 from airflow_provider_blip.utils.runfiles import ROOT_ENV
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,8 +17,7 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS_FOLDER))
 
 import pytest  # noqa: E402  (after AIRFLOW_HOME is set)
-
-from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig  # noqa: E402
+from blip_emulator import BlipEmulator, EmulatorConfig  # noqa: E402
 
 #: A key long enough for Airflow's masker and easy to grep for in leak tests.
 TEST_KEY = "dGVzdGJvdDpzM2NyM3Qta2V5LTQyNDI="

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from blip_emulator import BlipEmulator, EmulatorConfig
 
-from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig
 from tests.conftest import DAGS_FOLDER, TEST_KEY
 
 #: Numbers of the sample audience that the emulator fails at delivery (a bad handset).

@@ -10,19 +10,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-# The plugin's fixtures, made available to these tests (a non-root conftest may not set pytest_plugins).
-from airflow_provider_blip.emulator.pytest_plugin import (
-    blip_emulator,
-    blip_emulator_factory,
-    blip_strict_emulator,
-)
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from airflow_provider_blip.emulator.server import BlipEmulator
+    from blip_emulator.server import BlipEmulator
 
-__all__ = ["BlipClient", "blip_emulator", "blip_emulator_factory", "blip_strict_emulator"]
+__all__ = ["BlipClient"]
 
 #: Tiny delivery delays keep the notification tests fast.
 FAST_DELAYS = {"accepted": 0.0, "dispatched": 0.03, "received": 0.06, "consumed": 0.09}

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from airflow_provider_blip.emulator import BlipEmulator
-from airflow_provider_blip.emulator.__main__ import build_parser, config_from_args
-from airflow_provider_blip.emulator.config import PLAN_RATE_LIMITS, parse_rate_limits
+from blip_emulator import BlipEmulator
+from blip_emulator.__main__ import build_parser, config_from_args
+from blip_emulator.config import PLAN_RATE_LIMITS, parse_rate_limits
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +25,7 @@ def cli():
 
     def start(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
         env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-        command = [sys.executable, "-m", "airflow_provider_blip.emulator", *args]
+        command = [sys.executable, "-m", "blip_emulator", *args]
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
         )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from airflow_provider_blip.emulator.odata import ODataError, compile_filter
+from blip_emulator.odata import ODataError, compile_filter
 
 CRM = "postmaster@crm.msging.net"
 

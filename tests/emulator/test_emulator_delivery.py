@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from airflow_provider_blip.emulator.config import DEFAULT_DELIVERY_DELAYS
+from blip_emulator.config import DEFAULT_DELIVERY_DELAYS
 
 ACCOUNT = "5511988887777@wa.gw.msging.net"
 TEMPLATE = {

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from airflow_provider_blip.emulator import whatsapp_account
+from blip_emulator import whatsapp_account
 
 WA_POSTMASTER = "postmaster@wa.gw.msging.net"
 

@@ -8,8 +8,7 @@ import socket
 
 import pytest
 import requests
-
-from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig
+from blip_emulator import BlipEmulator, EmulatorConfig
 
 PING = {"id": "p1", "method": "get", "uri": "/ping"}
 

@@ -10,14 +10,14 @@ import time
 
 import pytest
 import requests
+from blip_emulator import STRICT_KNOBS, ChannelStats, EmulatorConfig, RateModel
+from blip_emulator.__main__ import build_parser, config_from_args
+from blip_emulator.config import PLAN_RATE_LIMITS
+from blip_emulator.engine import Engine
+from blip_emulator.limits import FixedWindow, RateLimits, SlidingWindow, TokenBucket
+from blip_emulator.protocol import Request
+from blip_emulator.records import _ArrivalWindow
 
-from airflow_provider_blip.emulator import STRICT_KNOBS, ChannelStats, EmulatorConfig, RateModel
-from airflow_provider_blip.emulator.__main__ import build_parser, config_from_args
-from airflow_provider_blip.emulator.config import PLAN_RATE_LIMITS
-from airflow_provider_blip.emulator.engine import Engine
-from airflow_provider_blip.emulator.limits import FixedWindow, RateLimits, SlidingWindow, TokenBucket
-from airflow_provider_blip.emulator.protocol import Request
-from airflow_provider_blip.emulator.records import _ArrivalWindow
 from tests.emulator.conftest import BlipClient
 
 ACCOUNT = "5511988887777@wa.gw.msging.net"

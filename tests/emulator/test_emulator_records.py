@@ -7,8 +7,7 @@ import json
 
 import pytest
 import requests
-
-from airflow_provider_blip.emulator import OUTCOMES, EmulatorConfig, Record
+from blip_emulator import OUTCOMES, EmulatorConfig, Record
 
 ACCOUNT = "5511988887777@wa.gw.msging.net"
 PING = {"id": "p", "method": "get", "uri": "/ping"}

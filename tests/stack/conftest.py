@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
+from blip_emulator import BlipEmulator, EmulatorConfig
 
-from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig
 from airflow_provider_blip.utils.runfiles import ROOT_ENV
 from tests.conftest import DAGS_FOLDER, TEST_KEY
 from tests.dags.conftest import FAILING

@@ -18,7 +18,8 @@ import pytest
 from tests.conftest import DAGS_FOLDER
 
 if TYPE_CHECKING:
-    from airflow_provider_blip.emulator import BlipEmulator
+    from blip_emulator import BlipEmulator
+
     from tests.stack.conftest import AirflowStack
 
 pytestmark = pytest.mark.slow

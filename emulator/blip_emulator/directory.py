@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator.lime import (
+from blip_emulator.lime import (
     ACCOUNT_TYPE,
     DESTINATION_NOT_FOUND,
     INVALID_ARGUMENT,
@@ -26,7 +26,7 @@ from airflow_provider_blip.emulator.lime import (
 if TYPE_CHECKING:
     from collections.abc import Set as AbstractSet
 
-    from airflow_provider_blip.emulator.config import EmulatorConfig
+    from blip_emulator.config import EmulatorConfig
 
 Reason = tuple[int, str]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import unquote, unquote_plus
 
-from airflow_provider_blip.emulator.lime import INVALID_ARGUMENT, CommandFailure
+from blip_emulator.lime import INVALID_ARGUMENT, CommandFailure
 
 
 @dataclasses.dataclass(frozen=True)

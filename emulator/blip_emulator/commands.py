@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator import contacts, contexts, directory, lists, notifications
-from airflow_provider_blip.emulator.command import Command, Result, typed
-from airflow_provider_blip.emulator.lime import (
+from blip_emulator import contacts, contexts, directory, lists, notifications
+from blip_emulator.command import Command, Result, typed
+from blip_emulator.lime import (
     BROADCAST_DOMAIN,
     CRM_DOMAIN,
     INVALID_ARGUMENT,
@@ -27,11 +27,11 @@ from airflow_provider_blip.emulator.lime import (
     postmaster,
     split_identity,
 )
-from airflow_provider_blip.emulator.uris import parse_uri
+from blip_emulator.uris import parse_uri
 
 if TYPE_CHECKING:
-    from airflow_provider_blip.emulator.config import EmulatorConfig
-    from airflow_provider_blip.emulator.state import Store
+    from blip_emulator.config import EmulatorConfig
+    from blip_emulator.state import Store
 
 Handler = Callable[[Command], Result]
 

@@ -10,28 +10,31 @@ strictest reading of Blip's docs, for checking that a client never goes over the
 
 .. code-block:: python
 
-    from airflow_provider_blip.emulator import BlipEmulator, EmulatorConfig
+    from blip_emulator import BlipEmulator, EmulatorConfig
 
     with BlipEmulator(EmulatorConfig(key="emulator-key", seed=0)) as emu:
         ...  # point the Blip connection at emu.url with password emu.key
         assert emu.stats()["requests"]["messages"] == 1
 
-Run it from a shell with ``python -m airflow_provider_blip.emulator`` (or ``blip-emulator``), or
-in pytest with ``pytest_plugins = ["airflow_provider_blip.emulator.pytest_plugin"]``.
+Run it from a shell with ``python -m blip_emulator`` (or ``blip-emulator``), or
+in pytest through its fixtures (``blip_emulator``, ``blip_emulator_factory``,
+``blip_strict_emulator``), which the ``blip-emulator`` distribution registers with pytest.
 """
 
 from __future__ import annotations
 
-from airflow_provider_blip.emulator.config import (
+from blip_emulator.config import (
     CHANNELS,
     DEFAULT_DELIVERY_DELAYS,
     STRICT_KNOBS,
     EmulatorConfig,
     RateModel,
 )
-from airflow_provider_blip.emulator.directory import whatsapp_account
-from airflow_provider_blip.emulator.records import OUTCOMES, ChannelStats, Record
-from airflow_provider_blip.emulator.server import BlipEmulator
+from blip_emulator.directory import whatsapp_account
+from blip_emulator.records import OUTCOMES, ChannelStats, Record
+from blip_emulator.server import BlipEmulator
+
+__version__ = "0.1.0"
 
 __all__ = [
     "CHANNELS",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator import commands
-from airflow_provider_blip.emulator.delivery import plan_direct, plan_list
-from airflow_provider_blip.emulator.lime import BROADCAST_DOMAIN, EVENTS, METHODS, bare, split_identity
+from blip_emulator import commands
+from blip_emulator.delivery import plan_direct, plan_list
+from blip_emulator.lime import BROADCAST_DOMAIN, EVENTS, METHODS, bare, split_identity
 
 if TYPE_CHECKING:
-    from airflow_provider_blip.emulator.config import EmulatorConfig
-    from airflow_provider_blip.emulator.state import Store
+    from blip_emulator.config import EmulatorConfig
+    from blip_emulator.state import Store
 
 #: Posted notifications kept for inspection (they affect nothing else).
 MAX_POSTED_NOTIFICATIONS = 10_000

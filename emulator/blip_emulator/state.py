@@ -11,8 +11,8 @@ import dataclasses
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator.delivery import SentMessage, iso_time
-from airflow_provider_blip.emulator.lime import BROADCAST_DOMAIN, WHATSAPP_DOMAIN
+from blip_emulator.delivery import SentMessage, iso_time
+from blip_emulator.lime import BROADCAST_DOMAIN, WHATSAPP_DOMAIN
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

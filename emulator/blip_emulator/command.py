@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator.lime import (
+from blip_emulator.lime import (
     COLLECTION_TYPE,
     INVALID_ARGUMENT,
     METHOD_NOT_SUPPORTED,
@@ -16,9 +16,9 @@ from airflow_provider_blip.emulator.lime import (
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
 
-    from airflow_provider_blip.emulator.config import EmulatorConfig
-    from airflow_provider_blip.emulator.state import Store
-    from airflow_provider_blip.emulator.uris import CommandUri
+    from blip_emulator.config import EmulatorConfig
+    from blip_emulator.state import Store
+    from blip_emulator.uris import CommandUri
 
 #: What a handler returns: ``{"type": ..., "resource": ...}`` for a ``get``, else ``None``.
 Result = dict[str, Any] | None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from airflow_provider_blip.emulator.command import Command, Result, page, typed
-from airflow_provider_blip.emulator.delivery import list_message_stats
-from airflow_provider_blip.emulator.lime import (
+from blip_emulator.command import Command, Result, page, typed
+from blip_emulator.delivery import list_message_stats
+from blip_emulator.lime import (
     APPLICATION_ERROR,
     IDENTITY_TYPE,
     INVALID_ARGUMENT,
@@ -15,7 +15,7 @@ from airflow_provider_blip.emulator.lime import (
     bare,
     not_found,
 )
-from airflow_provider_blip.emulator.state import list_identity
+from blip_emulator.state import list_identity
 
 
 def handle(command: Command) -> Result:

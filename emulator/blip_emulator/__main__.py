@@ -1,4 +1,4 @@
-"""Command line: ``python -m airflow_provider_blip.emulator`` (console script ``blip-emulator``)."""
+"""Command line: ``python -m blip_emulator`` (console script ``blip-emulator``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator.config import STRICT_KNOBS, EmulatorConfig, RateModel, parse_rate_limits
-from airflow_provider_blip.emulator.server import BlipEmulator
+from blip_emulator.config import STRICT_KNOBS, EmulatorConfig, RateModel, parse_rate_limits
+from blip_emulator.server import BlipEmulator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

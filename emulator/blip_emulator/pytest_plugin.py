@@ -1,9 +1,7 @@
 """Pytest fixtures for the Blip emulator.
 
-Opt in from a top-level ``conftest.py`` (or a test module)::
-
-    pytest_plugins = ["airflow_provider_blip.emulator.pytest_plugin"]
-
+Registered through the ``pytest11`` entry point of the ``blip-emulator`` distribution, so
+its fixtures are there in any test once the distribution is installed::
 
     def test_send(blip_emulator):
         hook = BlipHook(...)  # point it at blip_emulator.url with password blip_emulator.key
@@ -27,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_blip.emulator.config import EmulatorConfig
-from airflow_provider_blip.emulator.server import BlipEmulator
+from blip_emulator.config import EmulatorConfig
+from blip_emulator.server import BlipEmulator
 
 EmulatorFactory = Callable[..., BlipEmulator]
 

@@ -8,7 +8,7 @@ import json
 import threading
 from typing import IO, Any
 
-from airflow_provider_blip.emulator.config import CHANNELS
+from blip_emulator.config import CHANNELS
 
 #: Outcomes a record can have.
 OUTCOMES = ("ok", "failure", "rate_limited", "server_error", "dropped", "bad_request", "unauthorized")

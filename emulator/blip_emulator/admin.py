@@ -18,10 +18,10 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from airflow_provider_blip.emulator.protocol import Reply, Request, json_reply
+from blip_emulator.protocol import Reply, Request, json_reply
 
 if TYPE_CHECKING:
-    from airflow_provider_blip.emulator.engine import Engine
+    from blip_emulator.engine import Engine
 
 
 def handle(engine: Engine, request: Request) -> Reply:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_blip.emulator.command import Command, Result, page
-from airflow_provider_blip.emulator.delivery import notification_items
-from airflow_provider_blip.emulator.lime import NOTIFICATION_TYPE, RESOURCE_NOT_SUPPORTED, CommandFailure
+from blip_emulator.command import Command, Result, page
+from blip_emulator.delivery import notification_items
+from blip_emulator.lime import NOTIFICATION_TYPE, RESOURCE_NOT_SUPPORTED, CommandFailure
 
 #: The unfiltered query returns the last 100, and ``$take`` is at most 100 (DOCS chat-history.md).
 MAX_TAKE = 100

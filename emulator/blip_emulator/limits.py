@@ -2,7 +2,7 @@
 
 Blip publishes its plan limits per second but not how it counts them, nor what it answers above
 them. The emulator answers 429 with an integer ``Retry-After`` and does not process the request.
-:class:`~airflow_provider_blip.emulator.config.RateModel` picks how a second is counted: the
+:class:`~blip_emulator.config.RateModel` picks how a second is counted: the
 ``sliding`` window is the strictest reading (no one-second span, wherever it starts, holds more
 than the rate). Notes quoting Blip's docs say that past the limit "the next requests
 automatically receive 429 for a period of 2 minutes"; ``lockout_seconds`` models that.
@@ -15,10 +15,10 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Protocol
 
-from airflow_provider_blip.emulator.config import RateModel
+from blip_emulator.config import RateModel
 
 if TYPE_CHECKING:
-    from airflow_provider_blip.emulator.config import EmulatorConfig
+    from blip_emulator.config import EmulatorConfig
 
 
 class Limiter(Protocol):

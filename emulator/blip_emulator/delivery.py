@@ -14,8 +14,8 @@ import random
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_provider_blip.emulator import directory
-from airflow_provider_blip.emulator.lime import (
+from blip_emulator import directory
+from blip_emulator.lime import (
     BROADCAST_DOMAIN,
     DESTINATION_NOT_FOUND,
     PROCESSING_ERROR,
@@ -27,7 +27,7 @@ from airflow_provider_blip.emulator.lime import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_blip.emulator.config import EmulatorConfig
+    from blip_emulator.config import EmulatorConfig
 
 #: Notifications older than this are no longer returned (docs/blip-api-facts.md §8.1: 3 days).
 RETENTION_SECONDS = 3 * 24 * 3600.0

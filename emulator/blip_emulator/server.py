@@ -7,15 +7,15 @@ import ipaddress
 import threading
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator.config import EmulatorConfig
-from airflow_provider_blip.emulator.engine import Engine
-from airflow_provider_blip.emulator.protocol import HttpProtocol
+from blip_emulator.config import EmulatorConfig
+from blip_emulator.engine import Engine
+from blip_emulator.protocol import HttpProtocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from types import TracebackType
 
-    from airflow_provider_blip.emulator.records import ChannelStats, Record
+    from blip_emulator.records import ChannelStats, Record
 
 #: Pending connections the listening socket queues; benchmarks open hundreds at once.
 BACKLOG = 4096

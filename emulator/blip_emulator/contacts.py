@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_blip.emulator.command import Command, Result, page, typed
-from airflow_provider_blip.emulator.lime import (
+from blip_emulator.command import Command, Result, page, typed
+from blip_emulator.lime import (
     CONTACT_TYPE,
     INVALID_ARGUMENT,
     RESOURCE_NOT_SUPPORTED,
     CommandFailure,
     not_found,
 )
-from airflow_provider_blip.emulator.odata import ODataError, compile_filter
+from blip_emulator.odata import ODataError, compile_filter
 
 #: Paging limits of DOCS extensions/contacts.md.
 MAX_TAKE_UNFILTERED = 30_000

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_provider_blip.emulator.command import Command, Result, page, typed
-from airflow_provider_blip.emulator.lime import (
+from blip_emulator.command import Command, Result, page, typed
+from blip_emulator.lime import (
     CONTEXT_TYPE,
     IDENTITY_TYPE,
     INVALID_ARGUMENT,

@@ -15,14 +15,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.emulator import admin, envelopes
-from airflow_provider_blip.emulator.config import CHANNELS, EmulatorConfig
-from airflow_provider_blip.emulator.faults import Fault, FaultInjector
-from airflow_provider_blip.emulator.lime import SERVER_DOMAIN
-from airflow_provider_blip.emulator.limits import RateLimits, Refusal
-from airflow_provider_blip.emulator.protocol import Reply, Request, json_reply
-from airflow_provider_blip.emulator.records import ChannelStats, Record, Recorder
-from airflow_provider_blip.emulator.state import Store, list_identity
+from blip_emulator import admin, envelopes
+from blip_emulator.config import CHANNELS, EmulatorConfig
+from blip_emulator.faults import Fault, FaultInjector
+from blip_emulator.lime import SERVER_DOMAIN
+from blip_emulator.limits import RateLimits, Refusal
+from blip_emulator.protocol import Reply, Request, json_reply
+from blip_emulator.records import ChannelStats, Record, Recorder
+from blip_emulator.state import Store, list_identity
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

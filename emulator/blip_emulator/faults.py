@@ -1,6 +1,6 @@
 """Fault injection, latency and arrival jitter, all seeded so a run can be replayed.
 
-Rate limits live in :mod:`airflow_provider_blip.emulator.limits`.
+Rate limits live in :mod:`blip_emulator.limits`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import random
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_provider_blip.emulator.config import EmulatorConfig
+    from blip_emulator.config import EmulatorConfig
 
 #: Statuses an injected server error is drawn from.
 ERROR_STATUSES = (500, 502, 503, 504)
