@@ -5,6 +5,11 @@ Catch at whichever level suits you::
     BlipError (AirflowException)
     ├── BlipConfigError         †  the connection or an argument is unusable (nothing was sent)
     │   └── BlipAudienceError      the audience cannot be read: missing, wrong format or encoding
+    ├── BlipValueError             one recipient's value cannot be used (the row is rejected)
+    │   ├── InvalidPhoneNumber     not a valid phone number (the reason never repeats it)
+    │   └── TemplateValueError     a template parameter's value
+    │       ├── MissingValue       the column is missing from the row, or empty
+    │       └── InvalidValue       WhatsApp would refuse it (newline, too long, not http...)
     ├── BlipBatchError             too many recipients of a batch failed (max_failed_ratio)
     ├── BlipPagingLimitError       a paged read would cross a documented Blip limit
     ├── BlipTransportError         no usable HTTP answer: timeout, dropped connection, proxy failure
@@ -58,6 +63,52 @@ class BlipAudienceError(BlipConfigError):
     The message names the file (without a URL's query string) and, when one row is at fault,
     its row number and column; never a row's content. A single malformed row is not an
     error: it is reported as a rejected row and the rest of the file is read.
+    """
+
+
+class BlipValueError(BlipError, ValueError):
+    """One recipient's value cannot be used: the job rejects that row and goes on with the rest.
+
+    Not fatal on its own: the batch steps record it against the row. Its text never carries
+    the value (a phone number or a template parameter is personal data).
+    """
+
+
+class InvalidPhoneNumber(BlipValueError):
+    """A value from an audience is not a valid phone number.
+
+    :param reason: short and human, e.g. ``"empty"``, ``"too short"`` or
+        ``"not a valid number for region BR"``; it never repeats the number (LGPD).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class TemplateValueError(BlipValueError):
+    """A value for one template parameter cannot be used.
+
+    :param field: which parameter, e.g. ``"body[2] (column 'order_id')"``; ``body[n]`` is the
+        template's ``{{n}}`` and ``button[i]`` the button with index ``i``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class MissingValue(TemplateValueError):
+    """A column a template parameter reads is missing from the row, or empty."""
+
+
+class InvalidValue(TemplateValueError):
+    """A template parameter has a value WhatsApp would refuse: a newline in the body, too long, not http.
+
+    The message names the parameter and its column, never the value.
     """
 
 

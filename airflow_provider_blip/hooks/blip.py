@@ -18,6 +18,7 @@ from airflow_provider_blip import __version__
 from airflow_provider_blip.exceptions import (
     BlipAuthError,
     BlipBadRequestError,
+    BlipConfigError,
     BlipEndpointError,
     BlipError,
     BlipHTTPError,
@@ -324,7 +325,9 @@ class BlipHook(BaseHook):
             (the budget of :meth:`get_message_statuses`, within the commands one).
         """
         if channel not in self._limiters:
-            raise ValueError(f"unknown Blip channel {channel!r}; expected one of {(*CHANNELS, STATUS_READS)}")
+            raise BlipConfigError(
+                f"unknown Blip channel {channel!r}; expected one of {(*CHANNELS, STATUS_READS)}"
+            )
         return self._limiters[channel]
 
     # -- retry policy ----------------------------------------------------------------------
@@ -650,7 +653,7 @@ class BlipHook(BaseHook):
         :param page_size: the ``$take`` of each page, capped at Blip's documented maximum.
         """
         if page_size < 1:
-            raise ValueError("page_size must be at least 1")
+            raise BlipConfigError("page_size must be at least 1")
         base = uri.split("?", 1)[0]
         take = min(page_size, next((v for k, v in _MAX_TAKE.items() if base.startswith(k)), page_size))
         filtered = "$filter=" in uri

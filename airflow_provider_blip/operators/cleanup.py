@@ -51,7 +51,7 @@ class BlipCleanupRunsOperator(BaseOperator):
         if not (isinstance(retention, str) and "{{" in retention):
             check_retention(retention)  # a wrong literal fails when the DAG is parsed
         if isinstance(dag_ids, str) and "{{" not in dag_ids:
-            raise ValueError(f"dag_ids must be a list of DAG ids, got the string {dag_ids!r}")
+            raise BlipConfigError(f"dag_ids must be a list of DAG ids, got the string {dag_ids!r}")
         self.runs_path = runs_path
         self.retention = retention
         self.dag_ids = dag_ids

@@ -37,6 +37,7 @@ from array import array
 from datetime import UTC, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
+from airflow_provider_blip.exceptions import BlipConfigError
 from airflow_provider_blip.utils.retention import LEDGER_DIR, check_retention
 from airflow_provider_blip.utils.runfiles import (
     default_root,
@@ -83,7 +84,7 @@ class _Hasher:
 
     def __call__(self, phone_e164: str) -> int:
         if not _is_e164(phone_e164):
-            raise ValueError("the ledger takes E.164 numbers (+ and 7 to 15 digits)")
+            raise BlipConfigError("the ledger takes E.164 numbers (+ and 7 to 15 digits)")
         digest = self._base.copy()
         digest.update(phone_e164.encode())
         # 0 marks an empty slot of the table: the one hash that is 0 becomes 1.
@@ -121,7 +122,7 @@ def _job_of(name: str) -> str:
 
 def _seconds(when: datetime) -> int:
     if when.tzinfo is None:
-        raise ValueError("the send time must be timezone-aware")
+        raise BlipConfigError("the send time must be timezone-aware")
     return min(max(int(when.timestamp()), 0), _MAX_SECONDS)
 
 

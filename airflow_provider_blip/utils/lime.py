@@ -10,6 +10,8 @@ import uuid
 from typing import Any, NotRequired, TypedDict
 from urllib.parse import quote
 
+from airflow_provider_blip.exceptions import BlipConfigError
+
 #: Addresses of the Blip extensions a command can go to (docs/blip-api-facts.md §3, §5, §6, §7).
 POSTMASTER = "postmaster@msging.net"
 POSTMASTER_WHATSAPP = "postmaster@wa.gw.msging.net"
@@ -139,7 +141,7 @@ def whatsapp_account_uri(phone_e164: str) -> str:
     """URI of the WhatsApp directory lookup for ``+5531...`` (docs/blip-api-facts.md §3); keeps the ``+``."""
     if not phone_e164.startswith("+"):
         # Without the plus Blip "succeeds" for any number (docs/blip-api-facts.md §3): refuse early.
-        raise ValueError("a WhatsApp lookup needs the number in E.164 form with a leading '+'")
+        raise BlipConfigError("a WhatsApp lookup needs the number in E.164 form with a leading '+'")
     return f"lime://{WHATSAPP_DOMAIN}/accounts/{segment(phone_e164)}"
 
 

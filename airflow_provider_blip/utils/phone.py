@@ -20,7 +20,7 @@ import numbers
 import re
 from typing import TYPE_CHECKING
 
-from airflow_provider_blip.exceptions import BlipConfigError
+from airflow_provider_blip.exceptions import BlipConfigError, InvalidPhoneNumber
 
 if TYPE_CHECKING:
     from phonenumbers import PhoneNumber
@@ -63,21 +63,6 @@ def _possible_reasons() -> dict[int, str]:
         ValidationResult.TOO_LONG: "too long",
         ValidationResult.INVALID_LENGTH: "wrong number of digits",
     }
-
-
-class InvalidPhoneNumber(ValueError):
-    """A value from an audience is not a valid phone number.
-
-    :param reason: short and human, e.g. ``"empty"``, ``"too short"`` or
-        ``"not a valid number for region BR"``; it never repeats the number (LGPD).
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return self.reason
 
 
 def check_region(default_region: str) -> str:
@@ -225,5 +210,5 @@ def dedupe_key(e164: str) -> int:
     """
     digits = e164[1:] if e164.startswith("+") else ""
     if not digits.isdigit() or not digits.isascii():
-        raise ValueError("dedupe_key needs a number in E.164 form (as returned by parse_phone)")
+        raise BlipConfigError("dedupe_key needs a number in E.164 form (as returned by parse_phone)")
     return int(digits)

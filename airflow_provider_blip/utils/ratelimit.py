@@ -24,6 +24,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from airflow_provider_blip.exceptions import BlipConfigError
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -97,9 +99,9 @@ class RateLimiter:
 
     def _configure(self, rate: float, margin: float) -> None:
         if not MIN_MARGIN <= margin <= MAX_MARGIN:
-            raise ValueError(f"margin must be between {MIN_MARGIN} and {MAX_MARGIN}, got {margin}")
+            raise BlipConfigError(f"margin must be between {MIN_MARGIN} and {MAX_MARGIN}, got {margin}")
         if rate < 0:
-            raise ValueError(f"rate must not be negative, got {rate}")
+            raise BlipConfigError(f"rate must not be negative, got {rate}")
         self._rate, self._margin = rate, margin
         if rate <= 0:
             self.limit, self.window, self.spacing = 0, 0.0, 0.0
@@ -257,7 +259,9 @@ def shared_limiter(
     :param channel: one of :data:`CHANNELS`, or :data:`STATUS_READS`.
     """
     if channel not in (*CHANNELS, STATUS_READS):
-        raise ValueError(f"unknown Blip channel {channel!r}; expected one of {(*CHANNELS, STATUS_READS)}")
+        raise BlipConfigError(
+            f"unknown Blip channel {channel!r}; expected one of {(*CHANNELS, STATUS_READS)}"
+        )
     with _registry_lock:
         limiter = _registry.get((scope, channel))
         if limiter is None:

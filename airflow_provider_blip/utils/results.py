@@ -13,7 +13,7 @@ from collections import Counter
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.exceptions import BlipBatchError
+from airflow_provider_blip.exceptions import BlipBatchError, BlipConfigError
 from airflow_provider_blip.utils.privacy import mask_identities, mask_phone
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def check_failure_ratio(summary: Mapping[str, int], *, max_failed_ratio: float, 
         or not isinstance(max_failed_ratio, int | float)
         or not 0 <= max_failed_ratio <= 1  # also refuses NaN
     ):
-        raise ValueError(f"max_failed_ratio must be a number from 0 to 1, got {max_failed_ratio!r}")
+        raise BlipConfigError(f"max_failed_ratio must be a number from 0 to 1, got {max_failed_ratio!r}")
     failed = sum(n for status, n in summary.items() if status in FAILED_STATUSES)
     total = sum(n for status, n in summary.items() if status != RecipientStatus.DUPLICATE)
     if not total or not failed or failed / total <= max_failed_ratio:
@@ -182,7 +182,7 @@ def masked_table(results: Iterable[Mapping[str, Any]], *, limit: int | None = No
     :param limit: show at most this many rows, then ``... and N more``; ``None`` shows all.
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
+        raise BlipConfigError(f"limit must be a non-negative int or None, got {limit!r}")
     header = ("row", "phone", "status", "reason")
     lines: list[tuple[str, str, str, str]] = []
     more = 0

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_blip.exceptions import BlipConfigError
+from airflow_provider_blip.exceptions import BlipConfigError, InvalidValue, MissingValue
 
 HEADER_TYPES = ("text", "image", "video", "document")
 BUTTON_SUB_TYPES = ("quick_reply", "url")
@@ -61,29 +61,6 @@ _HEADER_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 _OPTIONAL_HEADER_VALUES = {"filename"}
 _BUTTON_VALUE = {"quick_reply": "payload", "url": "text"}
-
-
-class TemplateValueError(ValueError):
-    """A value for one template parameter cannot be used.
-
-    :param field: which parameter, e.g. ``"body[2] (column 'order_id')"``; ``body[n]`` is the
-        template's ``{{n}}`` and ``button[i]`` the button with index ``i``.
-    """
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class MissingValue(TemplateValueError):
-    """A column a template parameter reads is missing from the row, or empty."""
-
-
-class InvalidValue(TemplateValueError):
-    """A template parameter has a value WhatsApp would refuse: a newline in the body, too long, not http.
-
-    The message names the parameter and its column, never the value.
-    """
 
 
 @dataclasses.dataclass(frozen=True)

@@ -60,7 +60,8 @@ CASES = [
 
 def number_forms(raw: str) -> set[str]:
     """Every way a number may be written that shows it whole (none of them masked)."""
-    from airflow_provider_blip.utils.phone import InvalidPhoneNumber, parse_phone
+    from airflow_provider_blip.exceptions import InvalidPhoneNumber
+    from airflow_provider_blip.utils.phone import parse_phone
 
     forms = set()
     digits = re.sub(r"\D", "", raw)

@@ -4,8 +4,8 @@ import decimal
 
 import pytest
 
-from airflow_provider_blip.exceptions import BlipConfigError
-from airflow_provider_blip.utils.phone import InvalidPhoneNumber, dedupe_key, parse_phone
+from airflow_provider_blip.exceptions import BlipConfigError, InvalidPhoneNumber
+from airflow_provider_blip.utils.phone import dedupe_key, parse_phone
 
 MOBILE = "+5531988887777"
 

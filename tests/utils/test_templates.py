@@ -4,14 +4,12 @@ import json
 
 import pytest
 
+from airflow_provider_blip.exceptions import BlipValueError, InvalidValue, MissingValue, TemplateValueError
 from airflow_provider_blip.utils.templates import (
     MAX_BODY_TEXT,
     MAX_HEADER_TEXT,
     MAX_URL_BUTTON,
-    InvalidValue,
-    MissingValue,
     TemplateSpec,
-    TemplateValueError,
     column_value,
     render_content,
     spec_from_args,
@@ -564,3 +562,10 @@ def test_column_value_prefers_the_exact_name():
     assert column_value({"Nome": "a", "NOME": "b"}, "nome") == "a"  # the first match otherwise
     assert column_value({"Nome": "a"}, " NOME ") == "a"
     assert column_value({"Nome": "a"}, "sobrenome") is None
+
+
+def test_value_errors_are_rooted_in_the_error_tree() -> None:
+    # A caller catching ValueError, BlipValueError or the Blip base error catches them all.
+    assert issubclass(MissingValue, TemplateValueError)
+    assert issubclass(TemplateValueError, BlipValueError)
+    assert issubclass(BlipValueError, ValueError)
