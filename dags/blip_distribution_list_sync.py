@@ -18,7 +18,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from airflow_provider_blip.operators.blip import BlipVerifyContactOperator
-from airflow_provider_blip.operators.lists import BlipContactSurveyOperator, BlipDistributionListOperator
+from airflow_provider_blip.operators.lists import BlipContactSurveyOperator, BlipSyncListOperator
 from airflow_provider_blip.utils.steprows import rows_in_files, rows_of, rows_to_run_file
 
 DAG_ID = "blip_distribution_list_sync"
@@ -62,10 +62,9 @@ def blip_distribution_list_sync():
         return rows_to_run_file(rows, context)
 
     # [START howto_operator_blip_list_sync]
-    rows_in_files(BlipDistributionListOperator)(
+    rows_in_files(BlipSyncListOperator)(
         task_id="sync_list",
         list_name="{{ params.list_name }}",
-        action="sync",
         recipients=combine(survey.output, verify.output),
     )
     # [END howto_operator_blip_list_sync]

@@ -29,7 +29,7 @@ from airflow_provider_blip.operators.blip import (
     BlipSetContextOperator,
     BlipVerifyContactOperator,
 )
-from airflow_provider_blip.operators.lists import BlipDistributionListOperator
+from airflow_provider_blip.operators.lists import BlipAddToListOperator
 from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
 from airflow_provider_blip.utils.report import build_report
 from airflow_provider_blip.utils.steprows import rows_in_files, rows_of
@@ -96,10 +96,9 @@ def blip_whatsapp_steps():
         return bool(params["list_name"])
 
     # [START howto_operator_blip_list_add]
-    add_to_list = rows_in_files(BlipDistributionListOperator)(
+    add_to_list = rows_in_files(BlipAddToListOperator)(
         task_id="add_to_list",
         list_name="{{ params.list_name }}",
-        action="add",
         recipients=send.output,
     )
     # [END howto_operator_blip_list_add]

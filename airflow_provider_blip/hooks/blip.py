@@ -18,6 +18,7 @@ from airflow_provider_blip import __version__
 from airflow_provider_blip.exceptions import (
     BlipAuthError,
     BlipBadRequestError,
+    BlipCommandError,
     BlipConfigError,
     BlipEndpointError,
     BlipError,
@@ -33,6 +34,7 @@ from airflow_provider_blip.exceptions import (
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.connection import BlipConnectionConfig, parse_connection
+from airflow_provider_blip.utils.contacts import Contact
 from airflow_provider_blip.utils.privacy import mask_identities
 from airflow_provider_blip.utils.ratelimit import CHANNELS, STATUS_READS, RateLimiter, shared_limiter
 from airflow_provider_blip.utils.status import MessageStatus, reduce_events
@@ -40,6 +42,7 @@ from airflow_provider_blip.utils.status import MessageStatus, reduce_events
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
+    import pendulum
     import requests
     import tenacity
     from requests.models import PreparedRequest
@@ -49,6 +52,8 @@ if TYPE_CHECKING:
 FILTERED_WINDOW = 10_000
 # Largest $take Blip accepts per collection (docs/blip-api-facts.md §6, §8, §11); others default to 100.
 _MAX_TAKE = {"/contacts": 30_000, "/notifications": 100, "/threads": 100}
+
+_BROADCAST = lime.POSTMASTER_BROADCAST
 
 _CHANNEL_OF_PATH = {"/commands": "commands", "/messages": "messages", "/notifications": "notifications"}
 
@@ -249,6 +254,9 @@ class BlipHook(BaseHook):
         # pauses the channel's limiter instead).
         self._sleep: Callable[[float], None] = time.sleep
         self._gate = _Gate()
+        # Lists this hook created after a 101, so many threads create each list once.
+        self._lists_lock = threading.Lock()
+        self._lists_created: set[str] = set()
 
     def __repr__(self) -> str:
         return f"BlipHook(blip_conn_id={self.blip_conn_id!r})"
@@ -598,6 +606,135 @@ class BlipHook(BaseHook):
         uri = lime.with_query("/notifications", {"id": message_id})
         resource = self.get_resource(uri, to=lime.POSTMASTER, missing_ok=True) or {}
         return list(resource.get("items") or [])
+
+    # -- contexts, distribution lists and contacts (docs/blip-api-facts.md §5-§7) -------------
+
+    def set_context(self, identity: str, name: str, value: str) -> None:
+        """Set one context variable of a user, e.g. ``stateid@{flowId}`` or ``master-state``."""
+        uri = lime.path("contexts", identity, name)
+        self.send_command("set", uri, content_type="text/plain", resource=value)
+
+    def delete_context(self, identity: str, name: str) -> None:
+        """Delete one context variable; one that is already absent is fine (idempotent)."""
+        try:
+            self.send_command("delete", lime.path("contexts", identity, name))
+        except BlipNotFoundError:
+            pass
+
+    def create_list(self, list_name: str) -> str:
+        """Create a distribution list, or accept one that exists; return its address.
+
+        Blip's docs do not say what creating an existing list answers (UNCONFIRMED): a failed
+        create is accepted when a one-item read of the list's members then succeeds.
+        """
+        address = lime.list_identity(list_name)
+        try:
+            self.send_command(
+                "set", "/lists", to=_BROADCAST, content_type=lime.LIST_TYPE, resource={"identity": address}
+            )
+        except BlipCommandError:
+            probe = lime.with_query(lime.path("lists", address, "recipients"), {"$take": 1})
+            self.send_command("get", probe, to=_BROADCAST)  # raises when there is no list either
+        return address
+
+    def delete_list(self, list_name: str) -> str:
+        """Delete a distribution list; one that does not exist is fine. Return its address."""
+        address = lime.list_identity(list_name)
+        self._ignoring(lambda: self.send_command("delete", lime.path("lists", address), to=_BROADCAST))
+        return address
+
+    def add_list_member(self, list_name: str, account: str) -> None:
+        """Add ``account`` to a list, creating the list when Blip answers that it is missing (101).
+
+        Many threads may get reason 101 at once: the first creates the list and the others only
+        add again, so a hook creates each list once, however many threads it runs.
+        """
+        address = lime.list_identity(list_name)
+        uri = lime.path("lists", address, "recipients")
+
+        def add() -> None:
+            self.send_command("set", uri, to=_BROADCAST, content_type=lime.IDENTITY_TYPE, resource=account)
+
+        try:
+            add()
+        except BlipCommandError as exc:
+            if exc.code != lime.REASON_LIST_MISSING:
+                raise
+            with self._lists_lock:
+                if address not in self._lists_created:
+                    self.create_list(address)
+                    self._lists_created.add(address)
+            add()
+
+    def remove_list_member(self, list_name: str, account: str) -> None:
+        """Remove ``account`` from a list; not a member (64) or no such list (101) is fine."""
+        uri = lime.path("lists", lime.list_identity(list_name), "recipients", account)
+        self._ignoring(
+            lambda: self.send_command("delete", uri, to=_BROADCAST),
+            lime.REASON_NOT_A_MEMBER,
+            lime.REASON_LIST_MISSING,
+        )
+
+    def iter_list_members(self, list_name: str, *, page_size: int = 1000) -> Iterator[str]:
+        """Yield every member identity of a list, page by page."""
+        uri = lime.path("lists", lime.list_identity(list_name), "recipients")
+        for item in self.iter_collection(uri, to=_BROADCAST, page_size=page_size):
+            yield item if isinstance(item, str) else str(item.get("identity", ""))
+
+    def iter_contacts(
+        self,
+        *,
+        source: str = "WhatsApp",
+        since: pendulum.DateTime,
+        until: pendulum.DateTime,
+        page_size: int = 10_000,
+    ) -> Iterator[Contact]:
+        """Yield every contact whose source matches, beyond Blip's 10,000 limit on filtered paging.
+
+        The source filter alone is tried first. When it matches more than 10,000 contacts, the
+        ``lastmessagedate`` range ``[since, until)`` is read in windows, and a window that still
+        holds more than 10,000 is split in two and read again (docs/blip-api-facts.md §6).
+        Contacts with no ``lastmessagedate`` are only found by the first, unwindowed query.
+        Windows may overlap at their edges: an identity can come twice.
+        """
+        for item in self._survey(source, since, until, page_size):
+            contact = Contact.of(item)
+            if contact is not None:
+                yield contact
+
+    def _survey(
+        self, source: str, since: pendulum.DateTime, until: pendulum.DateTime, page_size: int
+    ) -> Iterator[Any]:
+        def page(start: pendulum.DateTime | None = None, end: pendulum.DateTime | None = None) -> list[Any]:
+            uri = lime.with_query("/contacts", {"$filter": lime.survey_filter(source, start, end)})
+            return list(self.iter_collection(uri, to=lime.POSTMASTER_CRM, page_size=page_size))
+
+        try:
+            yield from page()
+            return
+        except BlipPagingLimitError:
+            pass
+        windows = [(since, until)]
+        while windows:
+            start, end = windows.pop()
+            try:
+                items = page(start, end)
+            except BlipPagingLimitError:
+                if (end - start).total_seconds() < 1:
+                    raise
+                middle = start + (end - start) / 2
+                windows += [(middle, end), (start, middle)]
+                continue
+            yield from items
+
+    @staticmethod
+    def _ignoring(call: Callable[[], Any], *codes: int) -> None:
+        """Run a delete; an answer that the thing is already gone (67 or one of ``codes``) is fine."""
+        try:
+            call()
+        except BlipCommandError as exc:
+            if exc.code not in codes and not isinstance(exc, BlipNotFoundError):
+                raise
 
     def get_message_status(self, message_id: str) -> tuple[MessageStatus, dict[str, Any] | None]:
         """Return the furthest status of a message and, when it failed, Blip's reason.

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.exceptions import BlipCommandError, BlipConfigError, BlipError, BlipNotFoundError
+from airflow_provider_blip.exceptions import BlipConfigError, BlipError, BlipNotFoundError
 from airflow_provider_blip.operators._batch import FATAL_ERRORS, failure_fields
-from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.audience import Rejected
-from airflow_provider_blip.utils.lime import REASON_LIST_MISSING
 from airflow_provider_blip.utils.results import RecipientStatus, result
 from airflow_provider_blip.utils.status import MessageStatus
 from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, column_value, render_content
@@ -145,76 +143,16 @@ def set_context(
     identity = record["account"]
     try:
         for name, value in pairs:  # in order: master-state must land before the state
-            uri = lime.path("contexts", identity, name)
             if value is None:
-                _delete(hook, uri)
+                hook.delete_context(identity, name)
             else:
-                hook.send_command("set", uri, content_type="text/plain", resource=value)
+                hook.set_context(identity, name, value)
     except FATAL_ERRORS:
         raise
     except BlipError as exc:
         status = _status_of(exc, RecipientStatus.CONTEXT_FAILED, retryable_status)
         return {**record, "status": status, **failure_fields(exc)}
     return {**record, "status": RecipientStatus.CONTEXT_SET.value}
-
-
-def _delete(hook: BlipHook, uri: str) -> None:
-    try:
-        hook.send_command("delete", uri)
-    except BlipNotFoundError:
-        pass  # already absent: deleting is idempotent (SDKCS ExtensionContext does the same)
-
-
-class ListAdder:
-    """Adds accounts to one distribution list, creating the list once if Blip says it is missing.
-
-    Blip answers reason 101 to an add on a list that does not exist (SDKCS ManageListAction
-    creates it and retries). Many threads may get that answer at once: the first creates the
-    list and the others only retry their add, so the list is created once, not once per thread.
-
-    :param hook: the task's hook.
-    :param list_name: the list's name (its address is ``name@broadcast.msging.net``).
-    """
-
-    def __init__(self, hook: BlipHook, list_name: str) -> None:
-        import threading
-
-        self.hook = hook
-        self.address = lime.list_identity(list_name)
-        self._lock = threading.Lock()
-        self._created = False
-
-    def create(self) -> None:
-        """Create the list (Blip accepts a create of a list that exists)."""
-        self.hook.send_command(
-            "set",
-            "/lists",
-            to=lime.POSTMASTER_BROADCAST,
-            content_type=lime.LIST_TYPE,
-            resource={"identity": self.address},
-        )
-
-    def __call__(self, account: str) -> None:
-        """Add ``account``; on 101, create the list (once for all threads) and add again."""
-        try:
-            self._add(account)
-        except BlipCommandError as exc:
-            if exc.code != REASON_LIST_MISSING:
-                raise
-            with self._lock:
-                if not self._created:
-                    self.create()
-                    self._created = True
-            self._add(account)
-
-    def _add(self, account: str) -> None:
-        self.hook.send_command(
-            "set",
-            lime.path("lists", self.address, "recipients"),
-            to=lime.POSTMASTER_BROADCAST,
-            content_type=lime.IDENTITY_TYPE,
-            resource=account,
-        )
 
 
 def add_to_list(add: Callable[[str], None], record: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ by the sum of three stages. Results go to files; XCom carries references and cou
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections import Counter
 from datetime import timedelta
@@ -38,7 +39,7 @@ from airflow_provider_blip.utils.results import (
 from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, column_value, spec_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from typing import TextIO
 
     from airflow.sdk import Context, ObjectStoragePath
@@ -388,11 +389,16 @@ class BlipNotifyOperator(BlipBatchOperator):
             message_id=lambda account: job_message_id(
                 dag_id=ti.dag_id, job=job, task_id=ti.task_id, recipient=account, template=spec.name
             ),
-            add_to_list=steps.ListAdder(self.hook, self.list_name) if self.list_name else None,
+            add_to_list=self._list_adder(),
             first_read_after=self.first_read_after,
             ledger=ledger,
             ledger_writer=ledger_writer,
         )
+
+    def _list_adder(self) -> Callable[[str], None] | None:
+        if not self.list_name:
+            return None
+        return functools.partial(self.hook.add_list_member, self.list_name)
 
     def _ledger(
         self, layout: RunLayout, chunk_path: ObjectStoragePath, dag_id: str, template: str, index: int

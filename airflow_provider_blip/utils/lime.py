@@ -7,10 +7,13 @@ Sources for every shape are in ``docs/blip-api-facts.md`` (sections named in eac
 from __future__ import annotations
 
 import uuid
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from urllib.parse import quote
 
 from airflow_provider_blip.exceptions import BlipConfigError
+
+if TYPE_CHECKING:
+    import pendulum
 
 #: Addresses of the Blip extensions a command can go to (docs/blip-api-facts.md §3, §5, §6, §7).
 POSTMASTER = "postmaster@msging.net"
@@ -148,3 +151,15 @@ def whatsapp_account_uri(phone_e164: str) -> str:
 def list_identity(name: str) -> str:
     """Return the address of distribution list ``name`` (``name@broadcast.msging.net``)."""
     return name if name.endswith("@" + BROADCAST_DOMAIN) else f"{name}@{BROADCAST_DOMAIN}"
+
+
+def survey_filter(
+    source: str, start: pendulum.DateTime | None = None, end: pendulum.DateTime | None = None
+) -> str:
+    """Build the OData filter of the contact survey, optionally within a ``lastmessagedate`` window."""
+    parts = [f"(substringof('{source}',source))"]
+    if start is not None:
+        parts.append(f"(lastmessagedate ge datetimeoffset'{start.isoformat()}')")
+    if end is not None:
+        parts.append(f"(lastmessagedate lt datetimeoffset'{end.isoformat()}')")
+    return " and ".join(parts)

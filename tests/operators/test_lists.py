@@ -6,11 +6,17 @@ import pytest
 
 from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.operators.lists import (
+    BlipAddToListOperator,
     BlipContactSurveyOperator,
+    BlipCreateListOperator,
+    BlipDeleteListOperator,
     BlipDistributionListOperator,
-    members,
-    survey_filter,
+    BlipListMembersOperator,
+    BlipRemoveFromListOperator,
+    BlipSendToListOperator,
+    BlipSyncListOperator,
 )
+from airflow_provider_blip.utils.lime import survey_filter
 
 A = "5511987654321@wa.gw.msging.net"
 B = "553188887777@wa.gw.msging.net"
@@ -18,11 +24,15 @@ C = "5521999990001@wa.gw.msging.net"
 
 
 def list_op(action, **kwargs):
-    return BlipDistributionListOperator(task_id=f"list_{action}", list_name="vip", action=action, **kwargs)
+    # The deprecated wrapper: every test below also holds for the one-action operators.
+    with pytest.warns(DeprecationWarning, match="is deprecated"):
+        return BlipDistributionListOperator(
+            task_id=f"list_{action}", list_name="vip", action=action, **kwargs
+        )
 
 
 def current_members():
-    return sorted(members(BlipHook(), "vip@broadcast.msging.net"))
+    return sorted(BlipHook().iter_list_members("vip@broadcast.msging.net"))
 
 
 def test_add_creates_a_missing_list_once(blip_conn, context):
@@ -75,6 +85,8 @@ def test_create_delete_and_send_template(blip_conn, context):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         BlipDistributionListOperator(task_id="x", list_name="vip", **kwargs)
+    with pytest.raises(ValueError, match="needs template_name"):
+        BlipSendToListOperator(task_id="x", list_name="vip", template_name="")
 
 
 def test_survey_filter_matches_the_article():
@@ -108,3 +120,38 @@ def test_list_send_is_not_repeated_on_retry(blip_conn, context):
     again = list_op("send_template", template_name="promo").execute(make_context(try_number=2))
     assert again["message_id"] == first["message_id"]
     assert len(blip_conn.records("messages")) == 1
+
+
+def test_one_operator_per_action(blip_conn, context):
+    vip = {"list_name": "vip"}
+    assert BlipCreateListOperator(task_id="c", **vip).execute(context) == {"list": "vip@broadcast.msging.net"}
+    added = BlipAddToListOperator(task_id="a", recipients=[A, B], **vip).execute(context)
+    assert [(r["account"], r["status"]) for r in added] == [(A, "added"), (B, "added")]
+    removed = BlipRemoveFromListOperator(task_id="r", recipients=[B, C], **vip).execute(context)
+    assert [r["status"] for r in removed] == ["removed", "removed"]
+    synced = BlipSyncListOperator(task_id="s", recipients=[C], **vip).execute(context)
+    assert sorted((r["account"], r["status"]) for r in synced) == sorted([(C, "added"), (A, "removed")])
+    assert BlipListMembersOperator(task_id="m", page_size=1, **vip).execute(context) == [C]
+    sent = BlipSendToListOperator(task_id="t", template_name="promo", **vip).execute(context)
+    assert set(sent) == {"list", "message_id"}
+    assert BlipDeleteListOperator(task_id="d", **vip).execute(context) == {"list": "vip@broadcast.msging.net"}
+    assert blip_conn.list_members("vip@broadcast.msging.net") is None
+
+
+def test_wrapper_runs_the_action_operator_on_one_hook(blip_conn, context):
+    wrapper = list_op("add", recipients=[A])
+    delegate = wrapper.delegate()
+    assert type(delegate) is BlipAddToListOperator
+    assert delegate.hook is wrapper.hook
+    assert delegate.recipients == [A]
+
+
+def test_hook_creates_a_missing_list_once_across_threads(blip_conn):
+    from airflow_provider_blip.utils.concurrency import bounded_map
+
+    hook = BlipHook()
+    accounts = [f"55119{i:08d}@wa.gw.msging.net" for i in range(16)]
+    list(bounded_map(lambda a: hook.add_list_member("team", a), accounts, workers=8))
+    creations = [r for r in blip_conn.records("commands") if r.envelope["uri"] == "/lists"]
+    assert len(creations) == 1
+    assert sorted(blip_conn.list_members("team@broadcast.msging.net")) == sorted(accounts)
