@@ -20,12 +20,19 @@ import time
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "bench-key-0123456789"
-TEMPLATE = {"template_name": "order_update", "language": "pt_BR", "body_columns": ["name", "order_id"]}
-FLOW = {"flow_id": "notifications-flow", "state_id": "order-update-followup"}
+TEMPLATE: dict[str, Any] = {
+    "template_name": "order_update",
+    "language": "pt_BR",
+    "body_columns": ["name", "order_id"],
+}
+FLOW: dict[str, Any] = {"flow_id": "notifications-flow", "state_id": "order-update-followup"}
 
 
 class Emulator:
@@ -86,12 +93,12 @@ def write_audience(path: Path, rows: int) -> Path:
     return path
 
 
-def context(task_id: str, run_id: str, map_index: int = -1, try_number: int = 1) -> dict[str, Any]:
+def context(task_id: str, run_id: str, map_index: int = -1, try_number: int = 1) -> Context:
     """The part of a task context the operators read (what the worker's task runner provides)."""
     ti = SimpleNamespace(
         dag_id="blip_bench", run_id=run_id, task_id=task_id, map_index=map_index, try_number=try_number
     )
-    return {"ti": ti}
+    return cast("Context", {"ti": ti})
 
 
 def run_job(

@@ -13,6 +13,7 @@ after its retention, see docs/privacy.md) and XCom carries only the reference an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
@@ -38,7 +39,7 @@ SAMPLE_MEMBERS = str(Path(__file__).parent / "data" / "blip_sample_list_members.
         "default_region": Param("BR", type="string"),
     },
 )
-def blip_distribution_list_sync():
+def blip_distribution_list_sync() -> None:
     # [START howto_operator_blip_contact_survey]
     survey = rows_in_files(BlipContactSurveyOperator)(task_id="survey_contacts", source="WhatsApp")
     # [END howto_operator_blip_contact_survey]
@@ -51,10 +52,11 @@ def blip_distribution_list_sync():
     )
 
     @task
-    def combine(surveyed: dict, verified: dict, **context) -> dict:
+    def combine(surveyed: dict[str, Any], verified: dict[str, Any], **context: Any) -> dict[str, Any]:
         # One row per account; the contacts of the survey come first.
-        rows, seen = [], set()
-        for record in [*rows_of(surveyed), *rows_of(verified)]:
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for record in [*(rows_of(surveyed) or []), *(rows_of(verified) or [])]:
             account = record.get("account")
             if account and record.get("status") == "verified" and account not in seen:
                 seen.add(account)

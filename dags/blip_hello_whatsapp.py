@@ -8,10 +8,12 @@ The smallest useful Blip DAG: it needs only a ``blip_default`` connection (for t
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pendulum
 from airflow.sdk import dag, task
 
+from airflow_provider_blip.exceptions import BlipConfigError
 from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.utils.privacy import mask_phone
 
@@ -26,13 +28,15 @@ DAG_ID = "blip_hello_whatsapp"
     tags=["example", "blip"],
     params={"phone": "+5531988887777", "template_name": "order_ready", "language": "pt_BR"},
 )
-def blip_hello_whatsapp():
+def blip_hello_whatsapp() -> None:
     # The account is a phone number: it stays inside this task, out of XCom (shown in the UI)
     # and out of the logs (masked). Only the message id goes on.
     @task
-    def verify_and_send(params=None) -> str:
+    def verify_and_send(params: Any = None) -> str:  # Airflow passes the run's params
         hook = BlipHook()
         account = hook.get_whatsapp_account(params["phone"])  # may differ from the number
+        if account is None:
+            raise BlipConfigError("Blip found no WhatsApp account for the number in params.phone")
         print(f"{mask_phone(params['phone'])} is on WhatsApp as {mask_phone(account)}")
         content = {
             "type": "template",
@@ -56,7 +60,8 @@ def blip_hello_whatsapp():
         print(f"message {message_id}: events {sorted(events)}")
         return "failed" if "failed" in events else ("received" if events else "unknown")
 
-    report(verify_and_send())
+    # Airflow passes the upstream value where the DAG passes its XComArg; types cannot say so.
+    report(verify_and_send())  # type: ignore[arg-type]
 
 
 blip_hello_whatsapp()

@@ -5,6 +5,8 @@ Trigger it with ``{"simulate_failure": true}`` to see the alert go out.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.sdk import Param, dag, task
 
@@ -30,9 +32,9 @@ on_call_alert = BlipNotifier(
     tags=["example", "blip"],
     params={"simulate_failure": Param(False, type="boolean")},
 )
-def blip_on_call_alert():
+def blip_on_call_alert() -> None:
     @task(on_failure_callback=on_call_alert, retries=0)
-    def nightly_load(params=None) -> None:
+    def nightly_load(params: Any = None) -> None:  # Airflow passes the run's params
         if params["simulate_failure"]:
             raise RuntimeError("simulated failure: the on-call phones get a WhatsApp template")
         print("nightly load done")

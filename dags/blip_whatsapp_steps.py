@@ -20,6 +20,7 @@ time: no network call, no Variable read.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
@@ -33,6 +34,9 @@ from airflow_provider_blip.operators.lists import BlipAddToListOperator
 from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
 from airflow_provider_blip.utils.report import build_report
 from airflow_provider_blip.utils.steprows import rows_in_files, rows_of
+
+#: What a step task passes on: a reference to its rows in a run file (None when skipped).
+Ref = dict[str, Any] | None
 
 DAG_ID = "blip_whatsapp_steps"
 SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv")
@@ -61,7 +65,7 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
         "default_region": Param("BR", type="string"),
     },
 )
-def blip_whatsapp_steps():
+def blip_whatsapp_steps() -> None:
     # [START howto_operator_blip_verify]
     verify = rows_in_files(BlipVerifyContactOperator)(
         task_id="verify",
@@ -92,7 +96,7 @@ def blip_whatsapp_steps():
     # [END howto_operator_blip_set_context]
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
-    def wants_list(params=None) -> bool:
+    def wants_list(params: Any = None) -> bool:  # Airflow passes the run's params
         return bool(params["list_name"])
 
     # [START howto_operator_blip_list_add]
@@ -115,14 +119,15 @@ def blip_whatsapp_steps():
     # [END howto_sensor_blip_message_status]
 
     @task(trigger_rule="none_failed")
-    def report(verified, sent, moved, listed, delivery) -> dict:
-        steps = [rows_of(reference) for reference in (verified, sent, moved, listed, delivery)]
-        text, counts = build_report(*steps)
+    def report(verified: Ref, sent: Ref, moved: Ref, listed: Ref, delivery: Ref) -> dict[str, int]:
+        first, *later = [rows_of(reference) for reference in (verified, sent, moved, listed, delivery)]
+        text, counts = build_report(first or [], *later)
         print(text)
         return counts  # counts only: no phone number goes to XCom from here
 
     redirect >> wants_list() >> add_to_list
-    report(verify.output, send.output, redirect.output, add_to_list.output, delivered.output)
+    # Airflow passes the upstream value where the DAG passes its XComArg; types cannot say so.
+    report(verify.output, send.output, redirect.output, add_to_list.output, delivered.output)  # type: ignore[arg-type]
 
 
 blip_whatsapp_steps()

@@ -40,7 +40,7 @@ _REACHABLE = {
     RecipientStatus.DISPATCHED,
     RecipientStatus.RECEIVED,
     RecipientStatus.CONSUMED,
-    RecipientStatus.UNKNOWN,
+    RecipientStatus.SEND_UNKNOWN,
 }
 
 
@@ -68,7 +68,9 @@ def as_records(recipients: Iterable[Any] | None) -> list[dict[str, Any]]:
         if isinstance(item, dict) and "results" in item and "row" not in item:
             records.extend(read_results(storage_path(item["results"])))
         elif isinstance(item, str):
-            records.append({"row": position, "phone": "", "account": item, "status": "verified"})
+            records.append(
+                {"row": position, "phone": "", "account": item, "status": RecipientStatus.VERIFIED.value}
+            )
         elif isinstance(item, dict):
             records.append(dict(item))
         else:

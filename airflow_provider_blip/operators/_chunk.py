@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 #: Failed or unknown rows kept to show in the task log (numbers masked there).
 FAILURE_SAMPLE = 50
-_SHOWN = FAILED_STATUSES | {RecipientStatus.UNKNOWN}
+_SHOWN = FAILED_STATUSES | {RecipientStatus.SEND_UNKNOWN}
 # Failures that say the audience or the template is wrong, counted by the breaker. Rows the
 # split rejected (invalid number, missing values) were judged before anything was spent.
 _BREAKER_FAILURES = frozenset(
@@ -161,7 +161,7 @@ class ChunkRun:
             content,
             mid,
             check_first=self.progress.must_check(row),
-            retryable_status=RecipientStatus.UNKNOWN,
+            retryable_status=RecipientStatus.SEND_UNKNOWN,
         )
         if record["status"] != RecipientStatus.SENT.value:
             return record
@@ -170,7 +170,7 @@ class ChunkRun:
             self.pipeline.ledger_writer.add(record["phone"])
         if self.pipeline.pairs:
             record = steps.set_context(
-                self.hook, record, self.pipeline.pairs, retryable_status=RecipientStatus.UNKNOWN
+                self.hook, record, self.pipeline.pairs, retryable_status=RecipientStatus.SEND_UNKNOWN
             )
         if self.pipeline.add_to_list is not None and record["status"] in SENT_STATUSES:
             record = steps.add_to_list(self.pipeline.add_to_list, record)
@@ -190,7 +190,7 @@ class ChunkRun:
             return {**line, "status": RecipientStatus.VERIFIED.value, "account": intent["account"]}
         recipient = Recipient(row, line["phone"], line.get("values") or {})
         return steps.verify(
-            self.hook, recipient, self.pipeline.required, retryable_status=RecipientStatus.UNKNOWN
+            self.hook, recipient, self.pipeline.required, retryable_status=RecipientStatus.SEND_UNKNOWN
         )
 
 

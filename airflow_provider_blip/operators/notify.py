@@ -448,7 +448,7 @@ class BlipNotifyOperator(BlipBatchOperator):
                 breaker.max_failed_ratio,
                 counts.get(RecipientStatus.NOT_SENT.value, 0),
             )
-        unknown = counts.get(RecipientStatus.UNKNOWN.value, 0)
+        unknown = counts.get(RecipientStatus.SEND_UNKNOWN.value, 0)
         messages = sum(counts.get(s, 0) for s in SENT_STATUSES)
         if unknown:
             failed = sum(n for s, n in counts.items() if s in FAILED_STATUSES)

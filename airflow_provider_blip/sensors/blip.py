@@ -31,6 +31,8 @@ from airflow_provider_blip.utils.results import RecipientStatus, masked_table, s
 from airflow_provider_blip.utils.runfiles import storage_path, write_jsonl
 from airflow_provider_blip.utils.status import TARGETS, MessageStatus
 
+SENT = RecipientStatus.SENT.value
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -137,7 +139,7 @@ class BlipMessageStatusSensor(BaseSensorOperator):
             return as_records([self.messages])
         items = self.messages if isinstance(self.messages, list) else [self.messages]
         rows = [
-            {"row": i, "phone": "", "message_id": m, "status": "sent"} if isinstance(m, str) else m
+            {"row": i, "phone": "", "message_id": m, "status": SENT} if isinstance(m, str) else m
             for i, m in enumerate(items, 1)
         ]
         return as_records(rows)

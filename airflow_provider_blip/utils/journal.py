@@ -23,7 +23,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_blip.utils.results import RecipientStatus
 from airflow_provider_blip.utils.runfiles import dumps, open_private, read_jsonl
+
+SEND_UNKNOWN = RecipientStatus.SEND_UNKNOWN.value
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -73,7 +76,7 @@ def load(directory: ObjectStoragePath) -> Progress:
                 progress.done[row] = line
                 progress.in_flight.pop(row, None)
     # A result marked unknown (send outcome ambiguous) is not done: ask Blip this time.
-    for row in [r for r, line in progress.done.items() if line.get("status") == "unknown"]:
+    for row in [r for r, line in progress.done.items() if line.get("status") == SEND_UNKNOWN]:
         progress.in_flight[row] = progress.done.pop(row)
     return progress
 

@@ -47,8 +47,8 @@ def merge_steps(
     return merged
 
 
-_FLOW_STATUSES = ("context_set", "context_failed")
-_LIST_STATUSES = ("added", "removed", "list_failed")
+_FLOW_STATUSES = (RecipientStatus.CONTEXT_SET, RecipientStatus.CONTEXT_FAILED)
+_LIST_STATUSES = (RecipientStatus.ADDED, RecipientStatus.REMOVED, RecipientStatus.LIST_FAILED)
 
 
 def _own_status(step_row: Mapping[str, Any] | None, own: tuple[str, ...]) -> str:
@@ -112,7 +112,7 @@ _FAILURES = frozenset(
         RecipientStatus.CONTEXT_FAILED,
         RecipientStatus.LIST_FAILED,
         RecipientStatus.DELIVERY_UNKNOWN,
-        RecipientStatus.UNKNOWN,
+        RecipientStatus.SEND_UNKNOWN,
     }
 )
 _INVALID = frozenset({RecipientStatus.INVALID_NUMBER, RecipientStatus.INVALID_VALUES})
@@ -190,7 +190,7 @@ def build_job_report(deliveries: Iterable[Mapping[str, Any] | None]) -> tuple[st
     return text, dict(sorted(counts.items()))
 
 
-_DELIVERED = {"received", "consumed"}
+_DELIVERED = {RecipientStatus.RECEIVED, RecipientStatus.CONSUMED}
 
 
 def _report_row(row: Mapping[str, Any]) -> dict[str, Any]:

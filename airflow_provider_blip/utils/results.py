@@ -15,40 +15,53 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_blip.exceptions import BlipBatchError, BlipConfigError
 from airflow_provider_blip.utils.privacy import mask_identities, mask_phone
+from airflow_provider_blip.utils.status import MessageStatus
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
 
 class RecipientStatus(StrEnum):
-    """Outcome of one step (verify, send, context, list, delivery) for one recipient."""
+    """What happened to one recipient: the job's own outcomes and Blip's delivery events.
 
+    The one status vocabulary of result rows, run files, XCom and reports. The delivery
+    members are :class:`~airflow_provider_blip.utils.status.MessageStatus`'s values (what
+    Blip's notifications say), declared there once.
+    """
+
+    # The audience and the lookup.
     VERIFIED = "verified"
     INVALID_NUMBER = "invalid_number"
     DUPLICATE = "duplicate"
     NOT_ON_WHATSAPP = "not_on_whatsapp"
     LOOKUP_FAILED = "lookup_failed"
     INVALID_VALUES = "invalid_values"
+    # The send, the flow and the list.
     SENT = "sent"
     SEND_FAILED = "send_failed"
+    # A step whose outcome is not known (the hook's retries ran out on an ambiguous answer):
+    # the next try asks Blip before doing it again. Not Blip's "nothing reported yet".
+    SEND_UNKNOWN = "unknown"
     CONTEXT_SET = "context_set"
     CONTEXT_FAILED = "context_failed"
     ADDED = "added"
     REMOVED = "removed"
     LIST_FAILED = "list_failed"
+    # Left out on purpose.
     SKIPPED = "skipped"
     RECENTLY_SENT = "recently_sent"  # skip_if_sent_within: sent this template lately
-    NOT_SENT = "not_sent"  # left unsent on purpose: the job's failure breaker tripped
-    # Delivery statuses, as the sensor reads them from Blip's notifications (docs/blip-api-facts.md §8).
-    ACCEPTED = "accepted"
-    DISPATCHED = "dispatched"
-    RECEIVED = "received"
-    CONSUMED = "consumed"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-    # A sent message Blip still reported nothing on after the wait's `unknown_after`: no longer
-    # followed. Not `unknown`, which is a send whose outcome is not known.
+    NOT_SENT = "not_sent"  # the job's failure breaker tripped
+    # Delivery, as the sensor reads it from Blip's notifications (docs/blip-api-facts.md §8).
+    ACCEPTED = MessageStatus.ACCEPTED.value
+    DISPATCHED = MessageStatus.DISPATCHED.value
+    RECEIVED = MessageStatus.RECEIVED.value
+    CONSUMED = MessageStatus.CONSUMED.value
+    FAILED = MessageStatus.FAILED.value
+    # A sent message Blip still reported nothing on after the wait's `unknown_after`: no
+    # longer followed.
     DELIVERY_UNKNOWN = "delivery_unknown"
+    #: Deprecated alias of :attr:`SEND_UNKNOWN`, kept for one release.
+    UNKNOWN = "unknown"
 
 
 #: Statuses that count against ``max_failed_ratio``. A duplicate is served by its first row and

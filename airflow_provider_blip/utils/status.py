@@ -24,6 +24,9 @@ class MessageStatus(StrEnum):
     RECEIVED = "received"
     CONSUMED = "consumed"
     FAILED = "failed"
+    # Blip has reported nothing on the message yet. A reading, never a recipient's status: a
+    # send whose outcome is not known is RecipientStatus.SEND_UNKNOWN, a message that stayed
+    # silent past the wait's limit DELIVERY_UNKNOWN.
     UNKNOWN = "unknown"
 
     @property
@@ -34,11 +37,6 @@ class MessageStatus(StrEnum):
         :meth:`reached` rather than comparing ranks to ask whether a message got somewhere.
         """
         return _RANKS[self]
-
-    @property
-    def is_final(self) -> bool:
-        """Say whether no later event can change this status (consumed or failed)."""
-        return self in (MessageStatus.CONSUMED, MessageStatus.FAILED)
 
     def reached(self, target: MessageStatus) -> bool:
         """Say whether a message with this status has got as far as ``target``.

@@ -30,11 +30,6 @@ def test_rank_ladder():
     assert S.FAILED.rank > S.CONSUMED.rank  # failed wins a reduction
 
 
-@pytest.mark.parametrize(("status", "final"), [(s, s in (S.CONSUMED, S.FAILED)) for s in S], ids=str)
-def test_is_final(status, final):
-    assert status.is_final is final
-
-
 @pytest.mark.parametrize(
     ("status", "target", "reached"),
     [
