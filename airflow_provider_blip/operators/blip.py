@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_blip.exceptions import BlipConfigError
-from airflow_provider_blip.operators import _steps as steps
-from airflow_provider_blip.operators._batch import BlipBatchOperator, as_records, is_reachable
+from airflow_provider_blip.jobs import steps
+from airflow_provider_blip.jobs.policy import as_records, is_reachable
+from airflow_provider_blip.operators._batch import BlipBatchOperator
 from airflow_provider_blip.utils.audience import parse_audience
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.ids import task_message_id

@@ -22,13 +22,8 @@ import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from airflow_provider_blip.exceptions import BlipConfigError, BlipError
-from airflow_provider_blip.operators._batch import (
-    FATAL_ERRORS,
-    BlipBatchOperator,
-    as_records,
-    failure_fields,
-    is_reachable,
-)
+from airflow_provider_blip.jobs.policy import FATAL_ERRORS, as_records, failure_fields, is_reachable
+from airflow_provider_blip.operators._batch import BlipBatchOperator
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.ids import task_message_id

@@ -23,9 +23,10 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_blip.exceptions import BlipBatchError, BlipConfigError
 from airflow_provider_blip.hooks.blip import BlipHook
-from airflow_provider_blip.operators import _steps as steps
-from airflow_provider_blip.operators._batch import BlipBatchOperator, as_ratio, check_ratio
-from airflow_provider_blip.operators._chunk import Breaker, ChunkRun, Pipeline
+from airflow_provider_blip.jobs import steps
+from airflow_provider_blip.jobs.chunk import Breaker, ChunkRun, Pipeline
+from airflow_provider_blip.jobs.policy import as_ratio, check_ratio
+from airflow_provider_blip.operators._batch import BlipBatchOperator
 from airflow_provider_blip.utils import journal, runfiles
 from airflow_provider_blip.utils.audience import Recipient, parse_audience
 from airflow_provider_blip.utils.ids import job_message_id

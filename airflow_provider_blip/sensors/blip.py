@@ -11,7 +11,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_blip.exceptions import BlipConfigError
 from airflow_provider_blip.hooks.blip import BlipHook
-from airflow_provider_blip.operators._batch import (
+from airflow_provider_blip.jobs.policy import (
     DEFAULT_MAX_FAILED_RATIO,
     apply_failure_policy,
     as_records,

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.operators import _steps as steps
+from airflow_provider_blip.jobs import steps
 from airflow_provider_blip.utils.audience import Recipient
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.results import FAILED_STATUSES, SENT_STATUSES, RecipientStatus

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.exceptions import BlipConfigError, BlipError, BlipNotFoundError
-from airflow_provider_blip.operators._batch import FATAL_ERRORS, failure_fields
+from airflow_provider_blip.exceptions import (
+    BlipConfigError,
+    BlipError,
+    BlipNotFoundError,
+    InvalidValue,
+    MissingValue,
+)
+from airflow_provider_blip.jobs.policy import FATAL_ERRORS, failure_fields
 from airflow_provider_blip.utils.audience import Rejected
 from airflow_provider_blip.utils.results import RecipientStatus, result
 from airflow_provider_blip.utils.status import MessageStatus
-from airflow_provider_blip.utils.templates import InvalidValue, MissingValue, column_value, render_content
+from airflow_provider_blip.utils.templates import column_value, render_content
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
