@@ -31,6 +31,7 @@ from airflow_provider_blip.exceptions import (
     BlipTransportError,
     command_error,
 )
+from airflow_provider_blip.hooks._transport import Answer, Transport, transport_for
 from airflow_provider_blip.utils import lime
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.connection import BlipConnectionConfig, parse_connection
@@ -40,13 +41,12 @@ from airflow_provider_blip.utils.ratelimit import CHANNELS, STATUS_READS, RateLi
 from airflow_provider_blip.utils.status import MessageStatus, reduce_events
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator
 
     import pendulum
     import requests
     import tenacity
     from requests.models import PreparedRequest
-    from urllib3 import HTTPConnectionPool
 
 #: Filtered contact queries may not page past skip + take = 10000 (docs/blip-api-facts.md §6).
 FILTERED_WINDOW = 10_000
@@ -76,37 +76,7 @@ class BlipKeyAuth:
         return request
 
 
-class _Answer:
-    """Blip's HTTP answer, whichever client path fetched it: status, headers, body."""
-
-    __slots__ = ("content", "headers", "status_code")
-
-    def __init__(self, status_code: int, headers: Mapping[str, str], content: bytes) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.content = content
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return json.loads(self.content)
-
-
-def _requests_timeout() -> type[Exception]:
-    import requests
-
-    return requests.Timeout
-
-
-def _requests_error() -> type[Exception]:
-    import requests
-
-    return requests.RequestException
-
-
-def _retry_after(response: _Answer) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     """Read ``Retry-After`` as seconds (it may be a number or an HTTP date)."""
     value = response.headers.get("Retry-After")
     if not value:
@@ -119,7 +89,7 @@ def _retry_after(response: _Answer) -> float | None:
 
 
 def _http_error(
-    response: _Answer, path: str, envelope_id: str | None, config: BlipConnectionConfig
+    response: Answer, path: str, envelope_id: str | None, config: BlipConnectionConfig
 ) -> BlipHTTPError:
     status = response.status_code
     if status in (401, 403):
@@ -244,6 +214,7 @@ class BlipHook(BaseHook):
         concurrency: int | None = None,
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 180.0,
+        transport: Transport | None = None,
     ) -> None:
         super().__init__()
         self.blip_conn_id = blip_conn_id
@@ -253,6 +224,7 @@ class BlipHook(BaseHook):
         # The one seam tests replace: how the hook waits between retries (429 excepted: that
         # pauses the channel's limiter instead).
         self._sleep: Callable[[float], None] = time.sleep
+        self._given_transport = transport
         self._gate = _Gate()
         # Lists this hook created after a 101, so many threads create each list once.
         self._lists_lock = threading.Lock()
@@ -300,17 +272,11 @@ class BlipHook(BaseHook):
         return session
 
     @cached_property
-    def _prepared(self) -> dict[str, PreparedRequest]:
-        # One prepared POST per endpoint (headers, auth): each request copies it and sets
-        # only its body, skipping requests' per-call merging of session settings.
-        import requests
-
-        prepared = {}
-        for path in _CHANNEL_OF_PATH:
-            request = self.session.prepare_request(requests.Request("POST", self.config.base_url + path))
-            del request.headers["Content-Length"]  # set per body ("0" for the empty template)
-            prepared[path] = request
-        return prepared
+    def transport(self) -> Transport:
+        """What carries each POST: the one given, else the session's pool (or the session, via a proxy)."""
+        if self._given_transport is not None:
+            return self._given_transport
+        return transport_for(self.session, self.config.base_url, self.config.timeout, tuple(_CHANNEL_OF_PATH))
 
     def get_conn(self) -> requests.Session:
         """Return the pooled :class:`requests.Session`."""
@@ -396,18 +362,7 @@ class BlipHook(BaseHook):
 
     # -- one request ------------------------------------------------------------------------
 
-    @cached_property
-    def _pool(self) -> HTTPConnectionPool | None:
-        # The session's own urllib3 pool (its TLS settings included), called directly:
-        # requests' Session.send costs ~40% more CPU per request, which caps one worker
-        # below 1,000 sends/s. Through a proxy, the plain session path is kept.
-        if self.session.proxies:
-            return None
-        template = self._prepared["/messages"]
-        adapter = self.session.get_adapter(template.url or "")
-        return adapter.get_connection_with_tls_context(template, self.session.verify)  # type: ignore[attr-defined]
-
-    def _post_once(self, path: str, envelope: dict[str, Any]) -> _Answer:
+    def _post_once(self, path: str, envelope: dict[str, Any]) -> Answer:
         gate = self._gate
         if gate.open:
             return self._attempt(path, envelope)
@@ -421,49 +376,23 @@ class BlipHook(BaseHook):
             if testing:
                 gate.leave(succeeded=succeeded)
 
-    def _attempt(self, path: str, envelope: dict[str, Any]) -> _Answer:
-        import urllib3
-
+    def _attempt(self, path: str, envelope: dict[str, Any]) -> Answer:
         if self._gate.fatal is not None:  # another thread's answer was fatal meanwhile
             self._gate.raise_fatal()
         body = _json_body(envelope)
         self._limiters[_CHANNEL_OF_PATH[path]].acquire()
         try:
-            return self._check(path, envelope, self._send(path, body))
-        except (urllib3.exceptions.TimeoutError, _requests_timeout()):
+            answer = self.transport.post(path, body)
+        except BlipTransportError as exc:  # the transport names no URI: say which envelope
             described = _describe(path, envelope)
-            raise BlipTimeoutError(
-                f"Blip did not answer {described} within {self.config.timeout}s", uri=described
-            ) from None
-        except (urllib3.exceptions.HTTPError, _requests_error()) as exc:
-            # `from None`: the exception may repeat the proxy URL; keep only its class.
-            described = _describe(path, envelope)
-            raise BlipTransportError(
-                f"no answer from Blip for {described}: {type(exc).__name__}", uri=described
-            ) from None
+            if isinstance(exc, BlipTimeoutError):
+                message = f"Blip did not answer {described} within {self.config.timeout}s"
+            else:
+                message = f"no answer from Blip for {described}: {str(exc).removeprefix('no answer: ')}"
+            raise type(exc)(message, uri=described) from None
+        return self._check(path, envelope, answer)
 
-    def _send(self, path: str, body: bytes) -> _Answer:
-        template = self._prepared[path]
-        pool = self._pool
-        if pool is None:
-            request = template.copy()
-            request.prepare_body(body, None)
-            response = self.session.send(request, timeout=self.config.timeout)
-            return _Answer(response.status_code, response.headers, response.content)
-        raw = pool.urlopen(
-            "POST",
-            template.path_url,
-            body=body,
-            headers=template.headers,
-            retries=False,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=True,
-            timeout=self.config.timeout,
-        )
-        return _Answer(raw.status, raw.headers, raw.data)
-
-    def _check(self, path: str, envelope: dict[str, Any], answer: _Answer) -> _Answer:
+    def _check(self, path: str, envelope: dict[str, Any], answer: Answer) -> Answer:
         if answer.status_code >= 300:
             error = _http_error(answer, path, envelope.get("id"), self.config)
             if isinstance(error, (BlipAuthError, BlipEndpointError)):
@@ -475,7 +404,7 @@ class BlipHook(BaseHook):
         self,
         path: str,
         envelope: dict[str, Any],
-        parse: Callable[[_Answer], Any],
+        parse: Callable[[Answer], Any],
         landed: Callable[[], bool] | None = None,
     ) -> Any:
         """POST one envelope under the retry policy and return ``parse`` of the answer.
@@ -544,7 +473,7 @@ class BlipHook(BaseHook):
             method, uri, to=to, content_type=content_type, resource=resource, envelope_id=envelope_id
         )
 
-        def parse(response: _Answer) -> dict[str, Any]:
+        def parse(response: Answer) -> dict[str, Any]:
             try:
                 body = response.json()
             except ValueError:
