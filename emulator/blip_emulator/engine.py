@@ -100,7 +100,7 @@ class Engine:
             return self._store.add_contacts(contacts)
 
     def inspect(self, what: str, key: str = "") -> Any:
-        """Return a JSON-friendly copy of part of the state (``contexts``, ``lists``, ``messages``)."""
+        """Return a JSON-friendly copy of part of the state (contexts, lists, messages, campaigns)."""
         with self._lock:
             store = self._store
             if what == "contexts":
@@ -108,6 +108,11 @@ class Engine:
             if what == "lists":
                 members = store.members(list_identity(key))
                 return None if members is None else list(members.values())
+            if what == "campaigns":
+                return [
+                    {"id": c.id, "name": c.name, "status": c.status, "recipients": len(c.recipients)}
+                    for c in store.campaigns.values()
+                ]
             return [{"id": m.id, "to": m.to, "received_at": m.received_at} for m in store.messages]
 
     def channel_stats(self) -> dict[str, ChannelStats]:
