@@ -65,7 +65,7 @@ class BlipCampaignOperator(BaseOperator):
     :param flow_id: the Builder flow the users land in. (templated)
     :param state_id: the block they land on. (templated)
     :param master_state: the router's sub-bot (``x@msging.net``), when there is one. (templated)
-    :param campaign_size: recipients per campaign (default :data:`DEFAULT_CAMPAIGN_SIZE`).
+    :param campaign_size: recipients per campaign (default :data:`DEFAULT_CAMPAIGN_SIZE`). (templated)
     :param blip_conn_id: the Blip connection. (templated)
     :return: one ``{"part", "campaign_id", "name", "rows": uri, "recipients", "counts"}`` per
         campaign: ids and counts, no phone number.
@@ -77,6 +77,7 @@ class BlipCampaignOperator(BaseOperator):
         "flow_id",
         "state_id",
         "master_state",
+        "campaign_size",
         "blip_conn_id",
     )
     ui_color = "#C9F0FF"
@@ -92,7 +93,7 @@ class BlipCampaignOperator(BaseOperator):
         body: list[Any] | None = None,
         body_columns: list[str] | None = None,
         master_state: str | None = None,
-        campaign_size: int = DEFAULT_CAMPAIGN_SIZE,
+        campaign_size: int | str = DEFAULT_CAMPAIGN_SIZE,
         blip_conn_id: str = BlipHook.default_conn_name,
         policy: str = "deterministic",
         namespace: str | None = None,
@@ -101,10 +102,8 @@ class BlipCampaignOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if isinstance(campaign_size, bool) or not isinstance(campaign_size, int) or campaign_size < 1:
-            raise BlipConfigError(
-                f"campaign_size must be a whole number of at least 1, got {campaign_size!r}"
-            )
+        if not isinstance(campaign_size, str):  # a template is checked once rendered
+            _size(campaign_size)
         self.chunks = chunks
         self.template_name = template_name
         self.language = language
@@ -134,7 +133,8 @@ class BlipCampaignOperator(BaseOperator):
         layout = RunLayout.of_chunk(runfiles.storage_path(refs[0]))
         ti = context["ti"]
         rejected, recipients = _read(refs, spec)
-        parts = campaigns.parts(recipients, self.campaign_size) or [[]]
+        size = _size(self.campaign_size)
+        parts = campaigns.parts(recipients, size) or [[]]
         files = [
             self._write_part(layout, ti.task_id, n, part, rejected if n == 0 else [])
             for n, part in enumerate(parts)
@@ -164,7 +164,7 @@ class BlipCampaignOperator(BaseOperator):
             "Blip campaign: %d recipients in %d campaigns of up to %d; %d rows not sent",
             len(recipients),
             sum(1 for o in outputs if o["campaign_id"]),
-            self.campaign_size,
+            size,
             len(rejected),
         )
         return outputs
@@ -209,6 +209,17 @@ class BlipCampaignOperator(BaseOperator):
         )
         runfiles.write_jsonl(path, [*sent, *rejected])
         return path
+
+
+def _size(value: Any) -> int:
+    """Read ``campaign_size``: a whole number of at least 1 (a rendered template may be text)."""
+    try:
+        size = int(value) if not isinstance(value, bool | float) else 0
+    except (TypeError, ValueError):
+        size = 0
+    if size < 1:
+        raise BlipConfigError(f"campaign_size must be a whole number of at least 1, got {value!r}")
+    return size
 
 
 def _chunk_refs(chunks: Any) -> list[str]:
