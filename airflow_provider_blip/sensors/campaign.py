@@ -102,14 +102,23 @@ class BlipCampaignSensor(BaseSensorOperator):
             raise BlipConfigError(f"target must be one of {[t.value for t in TARGETS]}, got {self.target!r}")
         return MessageStatus(self.target)
 
-    def _campaign_wait(self) -> CampaignWait:
+    def _campaign_wait(self, context: Context) -> CampaignWait:
+        # Built at the first poke, which is the wait's first read: the deadline counts from it.
         if self._wait is None:
             ids = [str(p["campaign_id"]) for p in self._parts() if p.get("campaign_id")]
-            self._wait = CampaignWait(ids, self._target(), time.time() + self.unknown_after)
+            self._wait = CampaignWait(ids, self._target(), self._first_read_at(context) + self.unknown_after)
         return self._wait
 
+    def _first_read_at(self, context: Context) -> float:
+        # In reschedule mode every poke is a new process: the first one's time is Airflow's.
+        if self.reschedule:
+            first = context["ti"].get_first_reschedule_date(context)
+            if first is not None:
+                return float(first.timestamp())
+        return time.time()
+
     def poke(self, context: Context) -> PokeReturnValue:
-        wait = self._campaign_wait()
+        wait = self._campaign_wait(context)
         done = wait.round(self.hook, time.time())
         self.log.info("Blip campaigns: %s", wait.statuses or "none to wait for")
         return PokeReturnValue(is_done=done, xcom_value=dict(wait.statuses) if done else None)
@@ -117,11 +126,11 @@ class BlipCampaignSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             super().execute(context)
-            return self.finish(dict(self._campaign_wait().statuses))
+            return self.finish(dict(self._campaign_wait(context).statuses))
         first = self.poke(context)
         if first.is_done:
-            return self.finish(dict(self._campaign_wait().statuses))
-        wait = self._campaign_wait()
+            return self.finish(dict(self._campaign_wait(context).statuses))
+        wait = self._campaign_wait(context)
         self.defer(
             trigger=BlipCampaignTrigger(
                 campaign_ids=wait.campaign_ids,

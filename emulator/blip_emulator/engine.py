@@ -15,7 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from blip_emulator import admin, envelopes
+from blip_emulator import admin, campaigns, envelopes, schedules
 from blip_emulator.config import CHANNELS, EmulatorConfig
 from blip_emulator.faults import Fault, FaultInjector
 from blip_emulator.lime import SERVER_DOMAIN
@@ -103,6 +103,9 @@ class Engine:
         """Return a JSON-friendly copy of part of the state (contexts, lists, messages, campaigns)."""
         with self._lock:
             store = self._store
+            # What Blip would have done by now shows in the state, as it does to commands.
+            campaigns.advance(store, self._config, time.time())
+            schedules.advance(store, self._config, time.time())
             if what == "contexts":
                 return {name: value for name, (_, value) in store.context_of(key).items()}
             if what == "lists":
