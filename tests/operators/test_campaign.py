@@ -6,14 +6,19 @@ Campaigns are counted from what the emulator stored, never from what the operato
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from airflow_provider_blip.exceptions import BlipConfigError
 from airflow_provider_blip.operators.campaign import BlipCampaignOperator, campaign_name
 from airflow_provider_blip.utils import runfiles
-from tests.conftest import make_context
-from tests.operators.test_notify import audience, split
+from tests.conftest import connection_json, make_context
+from tests.operators.test_notify import REPO, audience, split
 
 FLOW = {"flow_id": "notifications-flow", "state_id": "order-update-followup"}
 
@@ -105,3 +110,30 @@ def test_one_recipient_makes_an_individual_campaign(blip_conn, tmp_path):
     resource = creates(blip_conn)[0].envelope["resource"]
     assert resource["campaign"]["campaignType"] == "Individual"
     assert resource["audience"]["recipient"] == "+5511900000000"
+
+
+def test_a_worker_killed_once_blip_stored_a_campaign_creates_it_once_on_retry(emulator, tmp_path):
+    # Every answer waits 0.3 s after Blip processed the command: the kill lands after Blip
+    # stored the first campaign and before the worker read its id.
+    emulator.configure(latency=0.3, campaign_dispatch_delay=60)
+    env = {**os.environ, "AIRFLOW_CONN_BLIP_DEFAULT": connection_json(emulator, commands_per_second=0)}
+    chunks = split(tmp_path, audience(8), chunk_size=8)
+    command = [sys.executable, "-m", "tests.operators.campaign_worker", json.dumps(chunks), "2"]
+    worker = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not emulator.campaigns() and worker.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert worker.poll() is None, "the worker ended before it could be killed"
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    assert len(emulator.campaigns()) == 1, "killed with one campaign stored"
+    emulator.configure(latency=0.0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_BLIP_DEFAULT", env["AIRFLOW_CONN_BLIP_DEFAULT"])
+        out = run(campaign_op(chunks, campaign_size=2))
+    stored = emulator.campaigns()
+    assert len(stored) == 4
+    assert len({c["name"] for c in stored}) == 4, "no name created twice"
+    assert sorted(o["campaign_id"] for o in out) == sorted(c["id"] for c in stored)
