@@ -157,13 +157,18 @@ def _send_one(
     campaign: Campaign, recipient: Recipient, message_id: str, store: Store, config: EmulatorConfig, at: float
 ) -> SentMessage:
     try:
-        account = directory.lookup(recipient.number, config)["resource"]["alternativeAccount"]
+        found = directory.lookup(recipient.number, config)["resource"]
     except CommandFailure as failure:
         # No account, no message: the failure reaches the bot as a notification all the same.
         event = PlannedEvent(0.0, postmaster(SERVER_DOMAIN), "failed", (failure.code, failure.description))
         message = SentMessage(message_id, recipient.number, at, (event,))
         store.add_message(message)
         return message
+    account = found["alternativeAccount"]
+    # As for a bot's own lookup, the account joins the roster unless the contact exists.
+    if found["identity"].lower() not in store.contacts:
+        contact = {k: found[k] for k in ("identity", "phoneNumber", "source")}
+        store.put_contact({**contact, "name": found["fullName"]})
     message = plan_direct(message_id, account, _content(campaign, recipient), config, at)
     store.add_message(message)
     if not any(event.event == "failed" for event in message.events):

@@ -87,6 +87,8 @@ def test_create_then_dispatch_does_lookup_send_and_redirect(campaigns):
         "stateid@flow-1": "block-1",
     }
     assert campaigns.emulator.contexts("5511955550004@wa.gw.msging.net") == {}, "a failed send: no redirect"
+    roster = campaigns.command("get", "/contacts/5511987654321%40wa.gw.msging.net")["resource"]
+    assert roster["phoneNumber"] == GOOD, "the lookup wrote the contact, as a bot's own lookup does"
     # Failures come as notifications of the message, as for any send.
     failed = campaigns.notifications(by_number[UNREGISTERED]["messageId"])
     assert [n["event"] for n in failed] == ["failed"]
