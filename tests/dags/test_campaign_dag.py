@@ -33,6 +33,7 @@ def test_dag_shape(dagbag):
     ]
 
 
+@pytest.mark.slow
 def test_the_job_reports_like_the_chunked_one_and_a_rerun_creates_no_second_campaign(
     dagbag, dag_emulator, capfd
 ):

@@ -112,6 +112,7 @@ def test_one_recipient_makes_an_individual_campaign(blip_conn, tmp_path):
     assert resource["audience"]["recipient"] == "+5511900000000"
 
 
+@pytest.mark.slow
 def test_a_worker_killed_once_blip_stored_a_campaign_creates_it_once_on_retry(emulator, tmp_path):
     # Every answer waits 0.3 s after Blip processed the command: the kill lands after Blip
     # stored the first campaign and before the worker read its id.
