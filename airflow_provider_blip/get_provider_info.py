@@ -82,14 +82,32 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Blip",
                 "python-modules": [
                     "airflow_provider_blip.operators.blip",
+                    "airflow_provider_blip.operators.campaign",
                     "airflow_provider_blip.operators.cleanup",
                     "airflow_provider_blip.operators.lists",
                     "airflow_provider_blip.operators.notify",
+                    "airflow_provider_blip.operators.schedule",
                 ],
             }
         ],
-        "sensors": [{"integration-name": "Blip", "python-modules": ["airflow_provider_blip.sensors.blip"]}],
-        "triggers": [{"integration-name": "Blip", "python-modules": ["airflow_provider_blip.triggers.blip"]}],
+        "sensors": [
+            {
+                "integration-name": "Blip",
+                "python-modules": [
+                    "airflow_provider_blip.sensors.blip",
+                    "airflow_provider_blip.sensors.campaign",
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Blip",
+                "python-modules": [
+                    "airflow_provider_blip.triggers.blip",
+                    "airflow_provider_blip.triggers.campaign",
+                ],
+            }
+        ],
         "notifications": ["airflow_provider_blip.notifications.blip.BlipNotifier"],
         "connection-types": [
             {

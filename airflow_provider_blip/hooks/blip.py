@@ -32,15 +32,17 @@ from airflow_provider_blip.exceptions import (
     command_error,
 )
 from airflow_provider_blip.hooks._transport import Answer, Transport, transport_for
-from airflow_provider_blip.utils import lime
+from airflow_provider_blip.utils import campaigns, lime
 from airflow_provider_blip.utils.concurrency import bounded_map
 from airflow_provider_blip.utils.connection import BlipConnectionConfig, parse_connection
 from airflow_provider_blip.utils.contacts import Contact
+from airflow_provider_blip.utils.ids import command_id
 from airflow_provider_blip.utils.privacy import mask_identities
 from airflow_provider_blip.utils.ratelimit import CHANNELS, STATUS_READS, RateLimiter, shared_limiter
 from airflow_provider_blip.utils.status import MessageStatus, reduce_events
 
 if TYPE_CHECKING:
+    import datetime
     from collections.abc import Callable, Iterable, Iterator
 
     import pendulum
@@ -738,6 +740,130 @@ class BlipHook(BaseHook):
                 return
             skip += len(items)
 
+    # -- Active Campaign and the scheduler (docs/campaigns.md) -------------------------------
+
+    def create_campaign(self, draft: campaigns.CampaignDraft) -> str:
+        """Create and dispatch an Active Campaign (``set /campaign/full``); return its id.
+
+        The name is the campaign's identity: after an ambiguous failure (no answer, a 5xx)
+        the campaign is looked up by name before the command is sent again, and a campaign of
+        that name found then is the one returned. Look the name up yourself before calling
+        this on a re-run (:meth:`find_campaign`): Blip refuses a name twice.
+
+        :param draft: the campaign, checked first (``utils.campaigns.check_draft``).
+        :raises BlipConfigError: the draft is one Blip would refuse.
+        """
+        campaigns.check_draft(draft)
+        envelope = lime.command(
+            "set",
+            "/campaign/full",
+            to=campaigns.POSTMASTER_ACTIVECAMPAIGN,
+            content_type=campaigns.FULL_CAMPAIGN_TYPE,
+            resource=campaigns.full_campaign(draft),
+            envelope_id=command_id("campaign", draft.name),
+        )
+        landed = lambda: self.find_campaign(draft.name) is not None  # noqa: E731
+        body = self._post(
+            "/commands", dict(envelope), _command_parser("set", "/campaign/full"), landed=landed
+        )
+        found = campaigns.Campaign.parse((body or {}).get("resource"))
+        if body is None or not found.id:
+            # Landed earlier, or answered without an id: the name says which campaign it is.
+            again = self.find_campaign(draft.name)
+            if again is None or not again.id:
+                raise BlipError(f"Blip accepted campaign {draft.name!r} but did not say its id")
+            return again.id
+        return found.id
+
+    def get_campaign(self, campaign_id: str) -> campaigns.Campaign | None:
+        """Read one campaign (``get /campaigns/{id}``); ``None`` when Blip has none with that id."""
+        uri = lime.path("campaigns", campaign_id)
+        resource = self.get_resource(uri, to=campaigns.POSTMASTER_ACTIVECAMPAIGN, missing_ok=True)
+        return None if resource is None else campaigns.Campaign.parse(resource)
+
+    def iter_campaigns(self, *, page_size: int = 100) -> Iterator[campaigns.Campaign]:
+        """Yield every campaign of the bot (``get /campaigns``, paged)."""
+        items = self.iter_collection(
+            "/campaigns", to=campaigns.POSTMASTER_ACTIVECAMPAIGN, page_size=page_size
+        )
+        return (campaigns.Campaign.parse(item) for item in items)
+
+    def find_campaign(self, name: str) -> campaigns.Campaign | None:
+        """Return the campaign named ``name``, paging ``get /campaigns``; ``None`` if there is none."""
+        return next((c for c in self.iter_campaigns() if c.name == name), None)
+
+    def get_campaign_summary(self, campaign_id: str) -> campaigns.CampaignSummary:
+        """Read a campaign's counts (``get /campaigns/{id}/summaries``; missing counts are 0)."""
+        uri = lime.path("campaigns", campaign_id, "summaries")
+        resource = self.get_resource(uri, to=campaigns.POSTMASTER_ACTIVECAMPAIGN)
+        return campaigns.CampaignSummary.parse(resource, campaign_id)
+
+    def iter_campaign_report(
+        self, campaign_id: str, *, page_size: int = 100
+    ) -> Iterator[campaigns.CampaignReportRow]:
+        """Yield each recipient's line of a campaign's report (``get /campaigns/{id}/reports``, paged)."""
+        uri = lime.path("campaigns", campaign_id, "reports")
+        items = self.iter_collection(uri, to=campaigns.POSTMASTER_ACTIVECAMPAIGN, page_size=page_size)
+        return (campaigns.CampaignReportRow.parse(item) for item in items)
+
+    def cancel_campaign(self, campaign_id: str) -> None:
+        """Cancel a campaign not dispatched yet (``delete /campaigns/{id}``)."""
+        self.send_command(
+            "delete", lime.path("campaigns", campaign_id), to=campaigns.POSTMASTER_ACTIVECAMPAIGN
+        )
+
+    def schedule_message(
+        self,
+        to: str,
+        content_type: str,
+        content: Any,
+        *,
+        when: datetime.datetime,
+        message_id: str,
+        name: str | None = None,
+    ) -> campaigns.Schedule:
+        """Have Blip send a message at ``when`` (``set /schedules``), once.
+
+        Blip documents no deduplication of schedules, so the id is looked up first: a
+        schedule Blip already has under ``message_id`` is returned, not made again, and so is
+        one that landed before an ambiguous failure.
+
+        :param to: an identity or a list (``name@broadcast.msging.net``).
+        :param when: an aware time; sent as UTC.
+        :param message_id: the message's id, the schedule's identity (make it deterministic).
+        """
+        resource = campaigns.schedule_resource(  # checks `when` before any request
+            message_id=message_id, to=to, content_type=content_type, content=content, when=when, name=name
+        )
+        existing = self.get_schedule(message_id)
+        if existing is not None:
+            return existing
+        envelope = lime.command(
+            "set",
+            "/schedules",
+            to=campaigns.POSTMASTER_SCHEDULER,
+            content_type=campaigns.SCHEDULE_TYPE,
+            resource=resource,
+            envelope_id=command_id("schedule", message_id),
+        )
+        landed = lambda: self.get_schedule(message_id) is not None  # noqa: E731
+        self._post("/commands", dict(envelope), _command_parser("set", "/schedules"), landed=landed)
+        return self.get_schedule(message_id) or campaigns.Schedule.parse({"message": resource["message"]})
+
+    def get_schedule(self, message_id: str) -> campaigns.Schedule | None:
+        """Read a scheduled message (``get /schedules/{id}``); ``None`` when there is none."""
+        uri = lime.path("schedules", message_id)
+        resource = self.get_resource(uri, to=campaigns.POSTMASTER_SCHEDULER, missing_ok=True)
+        return None if resource is None else campaigns.Schedule.parse(resource)
+
+    def cancel_schedule(self, message_id: str, *, missing_ok: bool = True) -> None:
+        """Cancel a scheduled message (``delete /schedules/{id}``); a missing one is fine by default."""
+        try:
+            self.send_command("delete", lime.path("schedules", message_id), to=campaigns.POSTMASTER_SCHEDULER)
+        except BlipNotFoundError:
+            if not missing_ok:
+                raise
+
     # -- connection test -------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
@@ -753,6 +879,21 @@ class BlipHook(BaseHook):
 
 def _raise(exc: BaseException) -> Any:
     raise exc
+
+
+def _command_parser(method: str, uri: str) -> Callable[[Answer], dict[str, Any]]:
+    """Parse a command's answer as :meth:`BlipHook.send_command` does: the body, or the typed failure."""
+
+    def parse(response: Answer) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            raise BlipTransportError(f"Blip answered {method} with a body that is not JSON") from None
+        if body.get("status") != "success":
+            raise command_error(body, method=method, uri=uri)
+        return dict(body)
+
+    return parse
 
 
 def _json_body(envelope: dict[str, Any]) -> bytes:

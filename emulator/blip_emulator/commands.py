@@ -3,7 +3,9 @@
 Routing follows the ``to`` addresses of docs/blip-api-facts.md: ``postmaster@wa.gw.msging.net`` for
 ``/accounts`` (§3), ``postmaster@broadcast.msging.net`` for ``/lists`` (§7),
 ``postmaster@crm.msging.net`` or the default ``postmaster@msging.net`` for ``/contacts`` (§6),
-and the default for ``/contexts`` (§5), ``/notifications`` (§8) and ``/ping`` (§11). A resource
+and the default for ``/contexts`` (§5), ``/notifications`` (§8) and ``/ping`` (§11);
+``postmaster@activecampaign.msging.net`` for ``/campaign/full`` and ``/campaigns`` (Active
+Campaign) and ``postmaster@scheduler.msging.net`` for ``/schedules`` (§9). A resource
 sent to the wrong postmaster fails with code 62, which is how a client bug shows up here.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from blip_emulator import contacts, contexts, directory, lists, notifications
+from blip_emulator import campaigns, contacts, contexts, directory, lists, notifications, schedules
 from blip_emulator.command import Command, Result, typed
 from blip_emulator.lime import (
     BROADCAST_DOMAIN,
@@ -62,6 +64,9 @@ ROUTES: dict[str, tuple[Handler, frozenset[str]]] = {
     "contexts": (contexts.handle, frozenset({SERVER_DOMAIN})),
     "notifications": (notifications.handle, frozenset({SERVER_DOMAIN})),
     "lists": (lists.handle, frozenset({BROADCAST_DOMAIN})),
+    "campaign": (campaigns.handle_full, frozenset({campaigns.DOMAIN})),
+    "campaigns": (campaigns.handle, frozenset({campaigns.DOMAIN})),
+    "schedules": (schedules.handle, frozenset({schedules.DOMAIN})),
 }
 
 
@@ -79,6 +84,9 @@ def execute(envelope: Mapping[str, Any], store: Store, config: EmulatorConfig, n
         "method": envelope["method"],
         "status": "success",
     }
+    # What Blip would have done by now (due campaigns and schedules) happens before any read.
+    campaigns.advance(store, config, now)
+    schedules.advance(store, config, now)
     try:
         result = _dispatch(envelope, domain, store, config, now, bot_identity)
     except CommandFailure as failure:

@@ -89,6 +89,10 @@ class EmulatorConfig:
     :param max_body_bytes: Larger request bodies are refused with HTTP 413.
     :param max_records: Records kept in memory (oldest dropped first); stats keep counting.
     :param max_messages: Sent messages kept for ``get /notifications`` (oldest forgotten first).
+    :param campaign_dispatch_delay: Seconds an Active Campaign stays ``Processing`` before Blip
+        dispatches it (lookup, send, flow redirect per recipient) and it becomes ``Sent``.
+    :param campaign_max_audience: Most recipients one ``set /campaign/full`` may carry; Blip
+        documents no limit, so this is a guess (docs/emulator.md).
     """
 
     key: str = "emulator-key"
@@ -117,6 +121,8 @@ class EmulatorConfig:
     max_body_bytes: int = 1_048_576
     max_records: int = 100_000
     max_messages: int = 100_000
+    campaign_dispatch_delay: float = 1.0
+    campaign_max_audience: int = 1000
 
     def __post_init__(self) -> None:
         # Normalise containers so callers may pass lists, sets or partial dicts.
@@ -135,7 +141,14 @@ class EmulatorConfig:
             raise ValueError("key must not be empty")
         if not self.bot_id or "@" in self.bot_id:
             raise ValueError("bot_id must be a bare name such as 'mybot'")
-        for name in ("latency", "latency_jitter", "arrival_jitter", "lockout_seconds", "slow_seconds"):
+        for name in (
+            "latency",
+            "latency_jitter",
+            "arrival_jitter",
+            "lockout_seconds",
+            "slow_seconds",
+            "campaign_dispatch_delay",
+        ):
             _check_non_negative(name, getattr(self, name))
         for name in (*_FAULT_RATES, "read_ratio"):
             _check_fraction(name, getattr(self, name))
@@ -154,8 +167,10 @@ class EmulatorConfig:
             _check_non_negative(f"delivery_delays[{event!r}]", delay)
         if self.ninth_digit_ddd_min is not None and not 11 <= self.ninth_digit_ddd_min <= 100:
             raise ValueError("ninth_digit_ddd_min must be an area code between 11 and 99 (100 = never)")
-        if min(self.max_body_bytes, self.max_records, self.max_messages) < 1:
-            raise ValueError("max_body_bytes, max_records and max_messages must be positive")
+        if min(self.max_body_bytes, self.max_records, self.max_messages, self.campaign_max_audience) < 1:
+            raise ValueError(
+                "max_body_bytes, max_records, max_messages and campaign_max_audience must be positive"
+            )
 
     @classmethod
     def knob_names(cls) -> tuple[str, ...]:

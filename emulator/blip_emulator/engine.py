@@ -15,7 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from blip_emulator import admin, envelopes
+from blip_emulator import admin, campaigns, envelopes, schedules
 from blip_emulator.config import CHANNELS, EmulatorConfig
 from blip_emulator.faults import Fault, FaultInjector
 from blip_emulator.lime import SERVER_DOMAIN
@@ -100,14 +100,22 @@ class Engine:
             return self._store.add_contacts(contacts)
 
     def inspect(self, what: str, key: str = "") -> Any:
-        """Return a JSON-friendly copy of part of the state (``contexts``, ``lists``, ``messages``)."""
+        """Return a JSON-friendly copy of part of the state (contexts, lists, messages, campaigns)."""
         with self._lock:
             store = self._store
+            # What Blip would have done by now shows in the state, as it does to commands.
+            campaigns.advance(store, self._config, time.time())
+            schedules.advance(store, self._config, time.time())
             if what == "contexts":
                 return {name: value for name, (_, value) in store.context_of(key).items()}
             if what == "lists":
                 members = store.members(list_identity(key))
                 return None if members is None else list(members.values())
+            if what == "campaigns":
+                return [
+                    {"id": c.id, "name": c.name, "status": c.status, "recipients": len(c.recipients)}
+                    for c in store.campaigns.values()
+                ]
             return [{"id": m.id, "to": m.to, "received_at": m.received_at} for m in store.messages]
 
     def channel_stats(self) -> dict[str, ChannelStats]:

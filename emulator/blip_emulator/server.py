@@ -250,6 +250,11 @@ class BlipEmulator:
         result: list[dict[str, Any]] = self._engine.inspect("messages")
         return result
 
+    def campaigns(self) -> list[dict[str, Any]]:
+        """Return every Active Campaign stored so far: ``id``, ``name``, ``status``, ``recipients``."""
+        result: list[dict[str, Any]] = self._engine.inspect("campaigns")
+        return result
+
     def __repr__(self) -> str:
         state = "running" if self._thread is not None else "stopped"
         return f"<BlipEmulator {self.url} {state}>"

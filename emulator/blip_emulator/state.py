@@ -17,6 +17,9 @@ from blip_emulator.lime import BROADCAST_DOMAIN, WHATSAPP_DOMAIN
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from blip_emulator.campaigns import Campaign
+    from blip_emulator.schedules import Schedule
+
 #: ``lastMessageDate`` of the first generated contact; later ones follow one minute apart.
 GENERATED_EPOCH = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC).timestamp()
 
@@ -43,6 +46,9 @@ class Store:
     messages: collections.deque[SentMessage] = dataclasses.field(default_factory=collections.deque)
     by_id: dict[str, list[SentMessage]] = dataclasses.field(default_factory=dict)
     posted_notifications: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: Active Campaign campaigns by id (campaigns.py) and scheduled messages by id (schedules.py).
+    campaigns: dict[str, Campaign] = dataclasses.field(default_factory=dict)
+    schedules: dict[str, list[Schedule]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Every bot has an automatic list of everyone who ever messaged it (docs/blip-api-facts.md §7).

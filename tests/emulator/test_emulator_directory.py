@@ -116,7 +116,7 @@ class TestUnknownCommands:
         assert (body["status"], body["reason"]["code"]) == ("failure", 62)
 
     def test_unknown_postmaster_fails_with_62(self, blip):
-        body = blip.command("get", "/schedules", to="postmaster@scheduler.msging.net")
+        body = blip.command("get", "/event-track", to="postmaster@analytics.msging.net")
         assert body["reason"]["code"] == 62
 
     def test_command_to_a_user_is_not_emulated(self, blip):
