@@ -91,6 +91,8 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": "Blip", "python-modules": ["airflow_provider_blip.sensors.blip"]}],
         "triggers": [{"integration-name": "Blip", "python-modules": ["airflow_provider_blip.triggers.blip"]}],
         "notifications": ["airflow_provider_blip.notifications.blip.BlipNotifier"],
+        # The Blip page of the UI (issue 14): the api-server mounts its app at /blip.
+        "plugins": [{"name": "blip", "plugin-class": "airflow_provider_blip.plugins.blip.BlipPlugin"}],
         "connection-types": [
             {
                 "connection-type": "blip",

@@ -162,6 +162,11 @@ def failed_recipient(chunk: int, row: Mapping[str, Any]) -> FailedRecipient:
     )
 
 
+def rank(stage: Stage, status: str) -> tuple[int, int]:
+    """Rank a recipient who did not get the message: real failures first, duplicates last."""
+    return (_ORDER.get(stage, 3), int(status == S.DUPLICATE))
+
+
 def table_key(stage: Stage, entry: FailedRecipient) -> tuple[int, int, int, int]:
-    """Sort key of the failed-recipients table: failures first, duplicates last, then by row."""
-    return (_ORDER.get(stage, 3), int(entry.status == S.DUPLICATE), entry.chunk, entry.row)
+    """Sort key of the failed-recipients table: :func:`rank`, then chunk and row."""
+    return (*rank(stage, entry.status), entry.chunk, entry.row)

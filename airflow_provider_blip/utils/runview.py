@@ -19,6 +19,7 @@ from airflow_provider_blip.utils.funnel import (
     Funnel,
     Stage,
     failed_recipient,
+    rank,
     stage_of,
     table_key,
 )
@@ -198,7 +199,7 @@ def read_job(layout: RunLayout, dag_id: str, task_id: str | None = None) -> JobV
     directory = chosen or (tasks[0] if tasks else None)
     chunks: list[ChunkView] = []
     recipients: list[tuple[Stage, FailedRecipient]] = []
-    reasons: dict[tuple[str, str], int] = {}
+    reasons: dict[tuple[Stage, str, str], int] = {}
     for entry in manifest:
         index = int(entry["index"])
         chunk_dir = directory / f"{index:05d}" if directory is not None else None
@@ -209,7 +210,8 @@ def read_job(layout: RunLayout, dag_id: str, task_id: str | None = None) -> JobV
             if stage in _FAILED_STAGES:
                 failed = failed_recipient(index, row)
                 recipients.append((stage, failed))
-                reasons[(failed.status, failed.reason)] = reasons.get((failed.status, failed.reason), 0) + 1
+                key = (stage, failed.status, failed.reason)
+                reasons[key] = reasons.get(key, 0) + 1
     recipients.sort(key=lambda item: table_key(*item))
     total = Funnel()
     for chunk in chunks:
@@ -220,12 +222,18 @@ def read_job(layout: RunLayout, dag_id: str, task_id: str | None = None) -> JobV
         funnel=total,
         chunks=tuple(chunks),
         reasons=tuple(
-            sorted(((s, r, n) for (s, r), n in reasons.items()), key=lambda t: (-t[2], t[0], t[1]))
+            (status, reason, n) for (_, status, reason), n in sorted(reasons.items(), key=_reason_key)
         ),
         failed=tuple(f for _, f in recipients[:TABLE_ROWS]),
         failed_total=len(recipients),
         history=job_history(chunks),
     )
+
+
+def _reason_key(item: tuple[tuple[Stage, str, str], int]) -> tuple[int, int, int, str, str]:
+    # Failures first (as in the table), then the most frequent reason.
+    (stage, status, reason), count = item
+    return (*rank(stage, status), -count, status, reason)
 
 
 def job_of_delivery(delivery_uri: str) -> RunLayout:
