@@ -138,6 +138,13 @@ def test_the_tasks_link_to_the_page_and_the_json_serves_no_number(ui_run: UiRun)
     assert not [number for number in full_numbers() if number in served_digits(answer.text)]
     assert TEST_KEY not in answer.text
 
+    # The index lists the job, linked to its page.
+    index = requests.get(f"{stack.api_url}/blip/", headers=headers, timeout=30)
+    assert index.status_code == 200
+    assert f'href="jobs/{DAG_ID}/{view["job"]}"' in index.text
+    job = requests.get(f"{stack.api_url}/blip/api/jobs/{DAG_ID}/{view['job']}", headers=headers, timeout=30)
+    assert job.json()["funnel"] == view["funnel"]
+
 
 @pytest.mark.parametrize("path", ["/blip/", "/blip/runs", "/blip/api/runs", "/blip/api/jobs"])
 def test_a_request_without_a_session_is_refused(ui_run: UiRun, path: str) -> None:
