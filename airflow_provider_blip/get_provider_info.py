@@ -109,6 +109,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "notifications": ["airflow_provider_blip.notifications.blip.BlipNotifier"],
+        # The Blip page of the UI (issue 14): the api-server mounts its app at /blip.
+        "plugins": [{"name": "blip", "plugin-class": "airflow_provider_blip.plugins.blip.BlipPlugin"}],
         "connection-types": [
             {
                 "connection-type": "blip",

@@ -116,6 +116,7 @@ def blip_whatsapp_notifications():
 
     @task(trigger_rule="none_failed")
     def report(deliveries, params=None) -> dict:
+        from airflow_provider_blip.utils.funnel_file import write_funnel_html
         from airflow_provider_blip.utils.report import build_job_report
         from airflow_provider_blip.utils.results import check_job_outcome
 
@@ -124,6 +125,8 @@ def blip_whatsapp_notifications():
         deliveries = deliveries[:]
         text, counts = build_job_report(deliveries)
         print(text)
+        # The same funnel as a page next to the run files, for teams without the UI plugin.
+        print(f"\nThe delivery funnel as a page: {write_funnel_html(DAG_ID, deliveries)}")
         check_job_outcome(counts, max_failed_ratio=params["max_failed_ratio"])  # after the report
         return counts  # counts only: no phone number goes to XCom from here
 

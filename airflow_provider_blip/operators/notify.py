@@ -27,6 +27,7 @@ from airflow_provider_blip.jobs import steps
 from airflow_provider_blip.jobs.chunk import Breaker, ChunkRun, Pipeline
 from airflow_provider_blip.jobs.policy import as_ratio, check_ratio
 from airflow_provider_blip.operators._batch import BlipBatchOperator
+from airflow_provider_blip.plugins.links import BlipDeliveryLink
 from airflow_provider_blip.utils import journal, runfiles
 from airflow_provider_blip.utils.audience import Recipient, parse_audience
 from airflow_provider_blip.utils.ids import job_message_id
@@ -300,6 +301,7 @@ class BlipNotifyOperator(BlipBatchOperator):
         "variables",
         "list_name",
     )
+    operator_extra_links = (BlipDeliveryLink(),)  # the run's funnel on the Blip page
     step = "notify"
 
     def __init__(

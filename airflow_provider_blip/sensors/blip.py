@@ -17,6 +17,7 @@ from airflow_provider_blip.jobs.policy import (
     as_records,
     check_ratio,
 )
+from airflow_provider_blip.plugins.links import BlipDeliveryLink
 from airflow_provider_blip.triggers.blip import (
     DEFAULT_MAX_POLL_INTERVAL,
     DEFAULT_POLL_INTERVAL,
@@ -78,6 +79,7 @@ class BlipMessageStatusSensor(BaseSensorOperator):
 
     template_fields = ("messages", "target", "blip_conn_id")
     ui_color = "#9AE6F0"
+    operator_extra_links = (BlipDeliveryLink(),)  # the run's funnel on the Blip page
 
     def __init__(
         self,
