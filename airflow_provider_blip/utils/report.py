@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_blip.utils.privacy import mask_identities, mask_phone
-from airflow_provider_blip.utils.results import RecipientStatus
+from airflow_provider_blip.utils.results import RecipientStatus, mask_phone_cell, mask_text_cell
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -66,10 +65,10 @@ def render(merged: list[dict[str, Any]], columns: tuple[str, ...] = ("flow", "li
     lines = [
         (
             str(r["row"]),
-            mask_phone(r["phone"]),
+            mask_phone_cell(str(r["phone"])),
             r["status"],
             *(str(r.get(c, "-")) for c in columns),
-            mask_identities(" ".join(str(r["reason"]).split()))[:80],  # a reason may quote an identity
+            mask_text_cell(r["reason"])[:80],  # the same masks as masked_table: one way to show a row
         )
         for r in merged
     ]

@@ -161,7 +161,8 @@ def _hide_digits(text: str) -> str:
     return _ALL_BUT_LAST_TWO.sub("*", text)
 
 
-def _mask_phone_cell(value: str) -> str:
+def mask_phone_cell(value: str) -> str:
+    """Mask a table's phone cell: a number as ``mask_phone`` does, anything else but its last two digits."""
     if _WELL_FORMED.fullmatch(value):
         return mask_phone(value)
     # A raw value that failed to parse may be short or punctuated ("8888-7777"), which
@@ -182,7 +183,8 @@ def _plain(value: object) -> str:
     return " ".join(str(value).split())
 
 
-def _text(value: object) -> str:
+def mask_text_cell(value: object) -> str:
+    """Mask a text cell of a table (a reason): on one line, every number in it masked."""
     return _mask_text(_plain(value))
 
 
@@ -205,10 +207,10 @@ def masked_table(results: Iterable[Mapping[str, Any]], *, limit: int | None = No
             continue
         lines.append(
             (
-                _text(entry.get("row")),
-                _mask_phone_cell(_plain(entry.get("phone"))),
-                _text(entry.get("status")),
-                _text(entry.get("reason")),
+                mask_text_cell(entry.get("row")),
+                mask_phone_cell(_plain(entry.get("phone"))),
+                mask_text_cell(entry.get("status")),
+                mask_text_cell(entry.get("reason")),
             )
         )
     widths = [max([len(header[i]), *(len(line[i]) for line in lines)]) for i in range(4)]

@@ -132,3 +132,19 @@ def test_report_tables_mask_identities_quoted_in_reasons():
     )
     assert "5511987654321" not in text
     assert "5511*****4321@wa.gw.msging.net unknown" in text
+
+
+def test_step_report_masks_like_the_log_tables():
+    # A raw number that did not parse ("8888-7777") and a number quoted with punctuation in a
+    # reason were shown whole by the step report; both tables now share one set of masks.
+    from airflow_provider_blip.utils.report import build_report
+
+    rows = [
+        {"row": 1, "phone": "8888-7777", "status": "invalid_number", "reason": "too short"},
+        {"row": 2, "phone": "+5511912345678", "status": "send_failed", "reason": "refused (11) 91234-5678"},
+    ]
+    text, _ = build_report(rows)
+    assert "8888-7777" not in text
+    assert "91234-5678" not in text
+    assert "+5511912345678" not in text
+    assert "too short" in text
