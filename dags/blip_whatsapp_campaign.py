@@ -18,6 +18,7 @@ choosing between this route and the per-recipient one.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
@@ -68,7 +69,7 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
         ),
     },
 )
-def blip_whatsapp_campaign():
+def blip_whatsapp_campaign() -> None:
     split = BlipSplitAudienceOperator(
         task_id="split",
         audience="{{ params.audience }}",
@@ -106,7 +107,7 @@ def blip_whatsapp_campaign():
     # [END howto_sensor_blip_campaign]
 
     @task(trigger_rule="none_failed")
-    def report(deliveries, params=None) -> dict:
+    def report(deliveries: Any, params: Any = None) -> dict[str, int]:  # Airflow passes both
         from airflow_provider_blip.utils.report import build_job_report
         from airflow_provider_blip.utils.results import check_job_outcome
 

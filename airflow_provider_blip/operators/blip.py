@@ -121,7 +121,7 @@ class BlipSendTemplateOperator(BlipBatchOperator):
         namespace: str | None = None,
         header: dict[str, Any] | None = None,
         body: list[Any] | None = None,
-        body_columns: list[str] | None = None,
+        body_columns: list[str] | str | None = None,  # str: a Jinja template rendering to a list
         buttons: list[dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:

@@ -91,7 +91,7 @@ class BlipCampaignOperator(BaseOperator):
         state_id: str,
         language: str = "pt_BR",
         body: list[Any] | None = None,
-        body_columns: list[str] | None = None,
+        body_columns: list[str] | str | None = None,  # str: a Jinja template rendering to a list
         master_state: str | None = None,
         campaign_size: int | str = DEFAULT_CAMPAIGN_SIZE,
         blip_conn_id: str = BlipHook.default_conn_name,

@@ -114,7 +114,7 @@ class BlipSplitAudienceOperator(BaseOperator):
         phone_column: str = "phone",
         default_region: str = "BR",
         required_columns: Sequence[str] | None = None,
-        max_invalid_ratio: float = DEFAULT_MAX_INVALID_RATIO,
+        max_invalid_ratio: float | str = DEFAULT_MAX_INVALID_RATIO,  # str: a Jinja template
         campaign_key: str | None = None,
         encoding: str | None = None,
         audience_format: str | None = None,
@@ -314,7 +314,7 @@ class BlipNotifyOperator(BlipBatchOperator):
         namespace: str | None = None,
         header: dict[str, Any] | None = None,
         body: list[Any] | None = None,
-        body_columns: list[str] | None = None,
+        body_columns: list[str] | str | None = None,  # str: a Jinja template rendering to a list
         buttons: list[dict[str, Any]] | None = None,
         required_columns: Sequence[str] | None = None,
         flow_id: str | None = None,
