@@ -8,6 +8,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_blip.exceptions import BlipCommandError, BlipConfigError, BlipError
 from airflow_provider_blip.utils.journal import read_results
+from airflow_provider_blip.utils.refs import is_chunk_outcome
 from airflow_provider_blip.utils.results import (
     FAILED_STATUSES,
     RecipientStatus,
@@ -57,11 +58,11 @@ def as_records(recipients: Iterable[Any] | None) -> list[dict[str, Any]]:
     A chunk output (``{"results": uri, ...}`` from ``BlipNotifyOperator``) stands for the
     rows of its results file, read here.
     """
-    if isinstance(recipients, dict) and "results" in recipients:
+    if is_chunk_outcome(recipients):
         recipients = [recipients]  # one mapped chunk's output
     records: list[dict[str, Any]] = []
     for position, item in enumerate(recipients or [], start=1):
-        if isinstance(item, dict) and "results" in item and "row" not in item:
+        if is_chunk_outcome(item):
             records.extend(read_results(storage_path(item["results"])))
         elif isinstance(item, str):
             records.append(

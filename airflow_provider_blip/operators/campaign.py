@@ -26,6 +26,7 @@ from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.utils import campaigns, runfiles
 from airflow_provider_blip.utils.ids import command_id
 from airflow_provider_blip.utils.jobs import RunLayout
+from airflow_provider_blip.utils.refs import is_chunk_ref
 from airflow_provider_blip.utils.results import RecipientStatus
 from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, render_content, spec_of
 
@@ -226,8 +227,8 @@ def _chunk_refs(chunks: Any) -> list[str]:
     items = chunks if isinstance(chunks, list | tuple) else [chunks]
     refs = []
     for item in items:
-        if isinstance(item, dict) and "chunk" in item:
-            refs.append(str(item["chunk"]))
+        if is_chunk_ref(item):
+            refs.append(item["chunk"])
         elif isinstance(item, str) and item:
             refs.append(item)
         else:

@@ -32,6 +32,7 @@ from airflow_provider_blip.utils import journal, runfiles
 from airflow_provider_blip.utils.audience import Recipient, parse_audience
 from airflow_provider_blip.utils.ids import job_message_id
 from airflow_provider_blip.utils.jobs import RunLayout, job_key
+from airflow_provider_blip.utils.refs import ChunkOutcome, ChunkRef, is_chunk_ref
 from airflow_provider_blip.utils.results import (
     FAILED_STATUSES,
     SENT_STATUSES,
@@ -138,7 +139,7 @@ class BlipSplitAudienceOperator(BaseOperator):
         self.max_chunks = max_chunks
         self.runs_path = runs_path
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
+    def execute(self, context: Context) -> list[ChunkRef]:
         layout = RunLayout.for_job(self.runs_path, context["ti"].dag_id, job_key(context, self.campaign_key))
         if layout.manifest.exists():
             self.log.info("Reusing the chunks already written for this job (%s)", layout.chunks)
@@ -149,7 +150,7 @@ class BlipSplitAudienceOperator(BaseOperator):
             spool.seek(0)
             size = self._size(sum(counts.values()))
             chunks = [
-                {"chunk": str(path), "index": index, "rows": count}
+                ChunkRef(chunk=str(path), index=index, rows=count)
                 for index, path, count in _write_chunks(layout, _lines(spool), size)
             ]
         runfiles.write_json(layout.manifest, chunks)  # last: no manifest means no finished split
@@ -351,7 +352,7 @@ class BlipNotifyOperator(BlipBatchOperator):
         self.min_failure_sample = min_failure_sample
         self.concurrency = concurrency
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> ChunkOutcome:
         ti = context["ti"]
         chunk_path, index = _chunk_ref(self.chunk, ti.map_index)
         layout = RunLayout.of_chunk(chunk_path)
@@ -434,7 +435,7 @@ class BlipNotifyOperator(BlipBatchOperator):
         counts: Counter[str],
         failures: list[dict[str, Any]],
         breaker: Breaker,
-    ) -> dict[str, Any]:
+    ) -> ChunkOutcome:
         summary = dict(sorted(counts.items()))
         self.log.info("Blip notify, chunk %d: %s (results: %s)", index, summary, path)
         if failures:
@@ -498,7 +499,7 @@ def workers_for(rates: dict[str, float]) -> int:
 
 def _chunk_ref(chunk: Any, map_index: int | None) -> tuple[ObjectStoragePath, int]:
     """Return the chunk file and its index from a split reference or a bare URI."""
-    if isinstance(chunk, dict) and "chunk" in chunk:
+    if is_chunk_ref(chunk):
         return runfiles.storage_path(chunk["chunk"]), int(chunk.get("index", 0))
     if isinstance(chunk, str) and chunk:
         return runfiles.storage_path(chunk), max(map_index if map_index is not None else 0, 0)

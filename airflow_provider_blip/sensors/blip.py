@@ -28,6 +28,7 @@ from airflow_provider_blip.triggers.blip import (
     awaits_delivery,
     reported_error,
 )
+from airflow_provider_blip.utils.refs import DeliveryRef
 from airflow_provider_blip.utils.results import RecipientStatus, masked_table, summarize
 from airflow_provider_blip.utils.runfiles import storage_path, write_jsonl
 from airflow_provider_blip.utils.status import TARGETS, MessageStatus
@@ -250,12 +251,12 @@ def _seconds(name: str, value: timedelta | float) -> float:
     return float(seconds)
 
 
-def write_delivery(results_uri: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def write_delivery(results_uri: str, rows: list[dict[str, Any]]) -> DeliveryRef:
     """Write a chunk's delivery statuses next to its results; return the reference and counts."""
     source = storage_path(results_uri)
     target = source.parent / f"delivery-{source.stem}.jsonl"
     write_jsonl(target, rows)
-    return {"delivery": str(target), "rows": len(rows), "counts": summarize(rows)}
+    return DeliveryRef(delivery=str(target), rows=len(rows), counts=summarize(rows))
 
 
 def write_handoff(results_uri: str, records: list[dict[str, Any]], wait: DeliveryWait) -> str:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
+    from airflow_provider_blip.utils.refs import DeliveryRef
+
 # What a recipient of a campaign that did not go out becomes.
 _NOT_DISPATCHED = {
     CampaignStatus.CANCELED: (RecipientStatus.NOT_SENT, "the campaign was canceled before Blip sent it"),
@@ -152,7 +154,7 @@ class BlipCampaignSensor(BaseSensorOperator):
             raise error
         return self.finish(dict(event.get("campaigns") or {}))
 
-    def finish(self, statuses: Mapping[str, str]) -> list[dict[str, Any]]:
+    def finish(self, statuses: Mapping[str, str]) -> list[DeliveryRef]:
         """Read each campaign's report, write its result rows, apply the failure policy."""
         target = self._target()
         outputs, results, followed = [], [], []
