@@ -1,10 +1,10 @@
 """Route a command envelope to its resource handler and build the response envelope.
 
 Routing follows the ``to`` addresses of docs/blip-api-facts.md: ``postmaster@wa.gw.msging.net`` for
-``/accounts`` (§3), ``postmaster@broadcast.msging.net`` for ``/lists`` (§7),
-``postmaster@crm.msging.net`` or the default ``postmaster@msging.net`` for ``/contacts`` (§6),
-and the default for ``/contexts`` (§5), ``/notifications`` (§8) and ``/ping`` (§11). A resource
-sent to the wrong postmaster fails with code 62, which is how a client bug shows up here.
+``/accounts`` (§3) and ``/message-templates`` (§13.3), ``postmaster@broadcast.msging.net`` for
+``/lists`` (§7), ``postmaster@crm.msging.net`` or the default ``postmaster@msging.net`` for
+``/contacts`` (§6), and the default for ``/contexts`` (§5), ``/notifications`` (§8) and ``/ping``
+(§11). A resource sent to the wrong postmaster fails with code 62, which is how a client bug shows up here.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from blip_emulator import contacts, contexts, directory, lists, notifications
+from blip_emulator import contacts, contexts, directory, lists, notifications, templates
 from blip_emulator.command import Command, Result, typed
 from blip_emulator.lime import (
     BROADCAST_DOMAIN,
@@ -62,6 +62,8 @@ ROUTES: dict[str, tuple[Handler, frozenset[str]]] = {
     "contexts": (contexts.handle, frozenset({SERVER_DOMAIN})),
     "notifications": (notifications.handle, frozenset({SERVER_DOMAIN})),
     "lists": (lists.handle, frozenset({BROADCAST_DOMAIN})),
+    "message-templates": (templates.handle, frozenset({WHATSAPP_DOMAIN})),
+    "message-templates-enriched": (templates.handle, frozenset({WHATSAPP_DOMAIN})),
 }
 
 
