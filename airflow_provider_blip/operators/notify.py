@@ -25,6 +25,7 @@ from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.operators import _steps as steps
 from airflow_provider_blip.operators._batch import BlipBatchOperator, as_ratio, check_ratio
 from airflow_provider_blip.operators._chunk import Breaker, ChunkRun, Pipeline
+from airflow_provider_blip.operators._registry import checked_spec
 from airflow_provider_blip.utils import journal, runfiles
 from airflow_provider_blip.utils.audience import Recipient, parse_audience
 from airflow_provider_blip.utils.ids import job_message_id
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from airflow.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_blip.utils.templates import TemplateSpec
 
 
 #: Chunks per run unless ``max_chunks`` says otherwise: keeps the split's XCom (one
@@ -282,6 +285,10 @@ class BlipNotifyOperator(BlipBatchOperator):
     :param min_failure_sample: recipients acted on before the breaker judges the ratio.
     :param concurrency: recipients in flight. Default: enough for the connection's rates at
         up to 0.5 s per request (16 to 256; 128 when a limit is off).
+    :param check_template: before any lookup or send, check the template against the bot's
+        approved templates (exists in that language, APPROVED, parameters match); ``False``
+        for a key that cannot read the registry.
+    :param fail_on_recategorized: fail, instead of warning, when Meta re-categorised the template.
     :return: ``{"index", "results": uri, "rows", "messages", "counts", "breaker"}``: no phone number.
     """
 
@@ -322,10 +329,14 @@ class BlipNotifyOperator(BlipBatchOperator):
         first_read_after: float | None = 1.0,
         min_failure_sample: int = 20,
         concurrency: int | None = None,
+        check_template: bool = True,
+        fail_on_recategorized: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.chunk = chunk
+        self.check_template = check_template
+        self.fail_on_recategorized = fail_on_recategorized
         self.template_name = template_name
         self.language = language
         self.policy = policy
@@ -350,6 +361,14 @@ class BlipNotifyOperator(BlipBatchOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         ti = context["ti"]
         chunk_path, index = _chunk_ref(self.chunk, ti.map_index)
+        # First, before any lookup: a template the registry would refuse costs nothing.
+        spec = checked_spec(
+            self,
+            self.hook,
+            spec_of(self),
+            enabled=self.check_template,
+            fail_on_recategorized=self.fail_on_recategorized,
+        )
         layout = RunLayout.of_chunk(chunk_path)
         directory = layout.results(ti.task_id, index)
         progress = journal.load(directory)
@@ -362,7 +381,7 @@ class BlipNotifyOperator(BlipBatchOperator):
             )
         ratio = as_ratio(self.max_failed_ratio)
         breaker = Breaker(ratio, self.min_failure_sample, tripped=layout.breaker.exists())
-        pipeline = self._pipeline(ti, layout, chunk_path, index)
+        pipeline = self._pipeline(ti, layout, chunk_path, index, spec)
         writer = journal.Writer(directory)
         run = ChunkRun(self.hook, pipeline, progress, writer, breaker)
         try:
@@ -376,9 +395,10 @@ class BlipNotifyOperator(BlipBatchOperator):
             runfiles.write_json(layout.breaker, tripped)
         return self._finish(index, writer.path, counts, run.failures, breaker)
 
-    def _pipeline(self, ti: Any, layout: RunLayout, chunk_path: ObjectStoragePath, index: int) -> Pipeline:
+    def _pipeline(
+        self, ti: Any, layout: RunLayout, chunk_path: ObjectStoragePath, index: int, spec: TemplateSpec
+    ) -> Pipeline:
         job = layout.directory.name
-        spec = spec_of(self)
         required = self.required_columns if self.required_columns is not None else sorted(spec.columns())
         ledger, ledger_writer = self._ledger(layout, chunk_path, ti.dag_id, spec.name, index)
         return Pipeline(
