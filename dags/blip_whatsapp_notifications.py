@@ -66,6 +66,11 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
         "campaign_key": Param(
             None, type=["string", "null"], description="The job's identity (default: the logical date)"
         ),
+        "max_delay_hours": Param(
+            2,
+            type=["number", "null"],
+            description="A run starting this much after its scheduled time sends nothing (null: off)",
+        ),
         "retention_days": Param(
             7, type="number", minimum=1, description="Run files of this DAG older than this are removed"
         ),
@@ -81,6 +86,8 @@ def blip_whatsapp_notifications():
         required_columns="{{ params.body_columns }}",
         max_invalid_ratio="{{ params.max_invalid_ratio }}",
         campaign_key="{{ params.campaign_key }}",
+        # The stale-run guard: unpausing at 15:00 does not send the 09:00 job. Seconds; 0: off.
+        max_delay="{{ (params.max_delay_hours or 0) * 3600 }}",
         chunk_size=1000,  # raised for big audiences so the chunks stay under max_map_length
     )
     # [END howto_operator_blip_split_audience]
@@ -115,10 +122,14 @@ def blip_whatsapp_notifications():
     # [END howto_sensor_blip_message_status_chunk]
 
     @task(trigger_rule="none_failed")
-    def report(deliveries, params=None) -> dict:
+    def report(deliveries, params=None, ti=None) -> dict:
         from airflow_provider_blip.utils.report import build_job_report
         from airflow_provider_blip.utils.results import check_job_outcome
 
+        stale = ti.xcom_pull(task_ids="split", key="stale")
+        if stale:  # the split wrote no chunk: nothing was looked up or sent
+            print(f"Blip notification run: {stale['reason']}")
+            return {"stale_run": 1}
         # A slice reads every chunk's output in one request (iterating reads one at a time and
         # ends on a 404 that Airflow's task client logs as an error).
         deliveries = deliveries[:]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -36,10 +36,11 @@ from airflow_provider_blip.utils.results import (
     RecipientStatus,
     masked_table,
 )
+from airflow_provider_blip.utils.schedule import as_delay, check_stale
 from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, column_value, spec_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from typing import TextIO
 
     from airflow.sdk import Context, ObjectStoragePath
@@ -91,7 +92,11 @@ class BlipSplitAudienceOperator(BaseOperator):
     :param runs_path: root of the run files, local path or URL (default
         ``$AIRFLOW_HOME/blip-runs``; use shared storage when workers run on several
         machines). (templated)
-    :return: ``[{"chunk": uri, "index": i, "rows": n}, ...]``.
+    :param max_delay: the stale-run guard: a run starting later than its scheduled time
+        (``data_interval_end``, else ``logical_date``) plus this (a timedelta or seconds)
+        writes no chunk, so nothing is looked up or sent; it says why in its log and in the
+        XCom ``stale``. ``None`` or 0: off. (templated)
+    :return: ``[{"chunk": uri, "index": i, "rows": n}, ...]``; ``[]`` for a stale run.
     """
 
     template_fields = (
@@ -104,6 +109,7 @@ class BlipSplitAudienceOperator(BaseOperator):
         "encoding",
         "audience_format",
         "runs_path",
+        "max_delay",
     )
     ui_color = BlipBatchOperator.ui_color  # no Blip request here: it only reads and writes files
 
@@ -121,9 +127,13 @@ class BlipSplitAudienceOperator(BaseOperator):
         chunk_size: int = 1000,
         max_chunks: int | None = None,
         runs_path: str | None = None,
+        max_delay: timedelta | float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.max_delay = max_delay
+        # The one seam tests replace: the clock the stale-run guard reads.
+        self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
         if chunk_size < 1:
             raise BlipConfigError(f"chunk_size must be at least 1, got {chunk_size!r}")
         self.audience = audience
@@ -139,6 +149,11 @@ class BlipSplitAudienceOperator(BaseOperator):
         self.runs_path = runs_path
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        stale = check_stale(context, as_delay(self.max_delay, "max_delay"), self._now())
+        if stale is not None:
+            self.log.warning("Blip split: %s", stale.reason)
+            context["ti"].xcom_push(key="stale", value=stale.to_xcom())
+            return []  # no chunk: the notify tasks map over nothing
         layout = RunLayout.for_job(self.runs_path, context["ti"].dag_id, job_key(context, self.campaign_key))
         if layout.manifest.exists():
             self.log.info("Reusing the chunks already written for this job (%s)", layout.chunks)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dags.conftest import task_states
+from tests.dags.conftest import task_states, xcom
 
 pytestmark = pytest.mark.dag
 
@@ -51,3 +51,18 @@ def test_a_matching_template_runs_as_today(dagbag, dag_emulator):
     )
     assert str(dag_run.state) == "success", task_states(dag_run)
     assert spent(dag_emulator) == {"lookups": 11, "messages": 11}
+
+
+def test_a_run_that_starts_too_late_sends_nothing_and_the_report_says_why(dagbag, dag_emulator, capfd):
+    import pendulum
+
+    late = pendulum.now("UTC").subtract(hours=3)  # its scheduled time; it starts now, 3 h late
+    dag_run = dagbag.get_dag(DAG_ID).test(logical_date=late, run_conf={"max_delay_hours": 2})
+    out, err = capfd.readouterr()
+    states = task_states(dag_run)
+    assert states["split"] == "success", states
+    assert states["report"] == "success", states
+    assert "stale run: scheduled for" in out
+    assert "more than max_delay=2h00m); nothing was sent" in out
+    assert spent(dag_emulator) == {"lookups": 0, "messages": 0}
+    assert xcom(dag_run, "report") == {"stale_run": 1}
