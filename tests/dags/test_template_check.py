@@ -5,6 +5,9 @@ Counted by the emulator, which enforces the registry as Blip would (``enforce_te
 
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.dags.conftest import task_states, xcom
@@ -66,3 +69,62 @@ def test_a_run_that_starts_too_late_sends_nothing_and_the_report_says_why(dagbag
     assert "more than max_delay=2h00m); nothing was sent" in out
     assert spent(dag_emulator) == {"lookups": 0, "messages": 0}
     assert xcom(dag_run, "report") == {"stale_run": 1}
+
+
+def answer_approval(option: str, stop: threading.Event) -> None:
+    """Act as the person at the approval screen: answer the first pending request with ``option``.
+
+    Does what the api-server's HITL route does (``PATCH .../hitlDetails``): record the response,
+    then resume the parked task instance; dag.test() waits for exactly that.
+    """
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils.session import create_session
+
+    while not stop.wait(0.2):
+        with create_session() as session:
+            pending = session.query(HITLDetail).filter(HITLDetail.responded_at.is_(None)).first()
+            if pending is None or pending.task_instance.state != "awaiting_input":
+                continue
+            pending.chosen_options = [option]
+            pending.responded_by = {"id": "ops", "name": "ops"}
+            pending.responded_at = datetime.now(UTC)
+            session.add(pending)
+            event = TriggerEvent(pending.as_resume_event_payload())
+            handle_event_submit(event, task_instance=pending.task_instance, session=session)
+            return
+
+
+@pytest.mark.parametrize("option", ["Approve", "Reject"])
+def test_above_the_threshold_a_person_approves_or_rejects_the_send(dagbag, dag_emulator, capfd, option):
+    stop = threading.Event()
+    person = threading.Thread(target=answer_approval, args=(option, stop), daemon=True)
+    person.start()
+    try:
+        conf = {"approval_threshold": 5, "prices": {"UTILITY": 0.01}, "currency": "USD"}
+        dag_run = dagbag.get_dag(DAG_ID).test(run_conf=conf)
+    finally:
+        stop.set()
+        person.join(5)
+    out, _ = capfd.readouterr()
+    states = task_states(dag_run)
+    preflight = xcom(dag_run, "preflight")
+    assert preflight["billable"] == 11, "the 11 valid, distinct, complete rows"
+    assert (preflight["category"], preflight["estimated_cost"], preflight["currency"]) == (
+        "UTILITY",
+        0.11,
+        "USD",
+    )
+    assert states["approve_send"] == "success", states
+    if option == "Approve":
+        assert states["notify"] == "success", states
+        assert spent(dag_emulator)["messages"] == 11
+    else:
+        assert states["notify"] == "skipped", states
+        assert spent(dag_emulator) == {"lookups": 0, "messages": 0}
+        assert states["report"] == "success", states
+        assert "the send was rejected at approval; 11 messages not sent" in out
+        assert xcom(dag_run, "report") == {"rejected": 11}
+    # Leave the session's DAG params as they were for the tests after this one.
+    dagbag.get_dag(DAG_ID).params.update({"approval_threshold": 1000, "prices": None, "currency": None})
