@@ -92,7 +92,7 @@ class BlipSplitAudienceOperator(BaseOperator):
     :param runs_path: root of the run files, local path or URL (default
         ``$AIRFLOW_HOME/blip-runs``; use shared storage when workers run on several
         machines). (templated)
-    :param max_delay: the stale-run guard: a run starting later than its scheduled time
+    :param max_delay: the stale-run guard: a scheduled run starting later than its scheduled time
         (``data_interval_end``, else ``logical_date``) plus this (a timedelta or seconds)
         writes no chunk, so nothing is looked up or sent; it says why in its log and in the
         XCom ``stale``. ``None`` or 0: off. (templated)

@@ -7,7 +7,8 @@ job that is usually wrong ("your order left" six hours late, or a reminder after
 The scheduled time is the run's ``data_interval_end`` (when an interval timetable makes the
 run due; for ``CronTriggerTimetable``, the default for cron strings in Airflow 3, it is the
 logical date itself), else its ``logical_date``. A manual run's logical date is when it was
-triggered, so it is never late unless it was given an older one on purpose.
+triggered; so only **scheduled** runs are guarded: a manual run, a backfill or
+``airflow dags test DAG <date>`` for an older date is a person's choice to run that job now.
 """
 
 from __future__ import annotations
@@ -67,14 +68,21 @@ def scheduled_time(context: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def is_scheduled(context: Mapping[str, Any]) -> bool:
+    """Tell whether the run was made by the scheduler (``run_type`` ``scheduled``)."""
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    return getattr(run_type, "value", run_type) == "scheduled"
+
+
 def check_stale(context: Mapping[str, Any], max_delay: timedelta | None, now: datetime) -> StaleRun | None:
     """Return a :class:`StaleRun` when ``now`` is past the scheduled time plus ``max_delay``.
 
-    :param context: the task context (only the dates are read).
+    :param context: the task context (its run type and dates are read); only scheduled runs
+        are guarded.
     :param max_delay: ``None`` turns the guard off.
     :param now: the current time, timezone-aware.
     """
-    if max_delay is None:
+    if max_delay is None or not is_scheduled(context):
         return None
     scheduled = scheduled_time(context)
     if scheduled is None or now <= scheduled + max_delay:

@@ -21,18 +21,19 @@ class FakeTI(SimpleNamespace):
         self.pushed[key] = value
 
 
-def context_at(scheduled: datetime) -> dict:
+def context_at(scheduled: datetime, run_type: str = "scheduled") -> dict:
     ctx = make_context()
+    ctx["dag_run"] = SimpleNamespace(run_type=run_type)
     ctx["ti"] = FakeTI(**vars(ctx["ti"]), pushed={})
     ctx["logical_date"] = scheduled
     ctx["data_interval_end"] = scheduled
     return ctx
 
 
-def split(tmp_path, now: datetime, **kwargs):
+def split(tmp_path, now: datetime, run_type: str = "scheduled", **kwargs):
     op = BlipSplitAudienceOperator(task_id="split", audience=ROWS, runs_path=str(tmp_path), **kwargs)
     op._now = lambda: now  # the frozen clock
-    ctx = context_at(NINE)
+    ctx = context_at(NINE, run_type)
     return op.execute(ctx), ctx["ti"].pushed
 
 
@@ -53,6 +54,14 @@ def test_a_run_later_than_max_delay_writes_no_chunk_and_says_why(tmp_path, capfd
     )
     assert pushed["stale"]["max_delay_seconds"] == 7200
     assert reason in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("run_type", ["manual", "backfill", "asset_triggered"])
+def test_only_scheduled_runs_are_guarded(tmp_path, run_type):
+    # `airflow dags test DAG <older date>` or a backfill is a person choosing to run that job now.
+    chunks, pushed = split(tmp_path, NINE + timedelta(hours=6), run_type=run_type, max_delay=7200)
+    assert len(chunks) == 1
+    assert pushed == {}
 
 
 def test_the_guard_is_off_by_default(tmp_path):
