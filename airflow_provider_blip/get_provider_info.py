@@ -86,6 +86,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_blip.operators.cleanup",
                     "airflow_provider_blip.operators.lists",
                     "airflow_provider_blip.operators.notify",
+                    "airflow_provider_blip.operators.preflight",
                     "airflow_provider_blip.operators.schedule",
                 ],
             }

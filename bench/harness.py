@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, cast
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_blip.utils.refs import ChunkOutcome
+
 REPO = Path(__file__).resolve().parent.parent
 KEY = "bench-key-0123456789"
 TEMPLATE: dict[str, Any] = {
@@ -109,7 +111,7 @@ def run_job(
     chunk_size: int = 1000,
     xcom_sizes: list[int] | None = None,
     **notify_args: Any,
-) -> list[dict[str, Any]]:
+) -> list[ChunkOutcome]:
     """Split, then notify every chunk in turn; return each chunk's XCom value.
 
     :param notify_args: more arguments of ``BlipNotifyOperator`` (``master_state``, ``list_name``...).

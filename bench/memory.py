@@ -126,7 +126,7 @@ def worker(audience: Path, url: str, concurrency: int, trace: bool) -> dict[str,
     start = time.perf_counter()
     outputs = harness.run_job(audience, f"memory-{uuid.uuid4().hex[:8]}", flow=False, xcom_sizes=sizes)
     wall = time.perf_counter() - start
-    result = {
+    result: dict[str, Any] = {
         "baseline_rss_mb": round(baseline, 1),
         "peak_rss_mb": round(_peak_mb(), 1),
         "ru_maxrss_mb": round(_maxrss_mb(), 1),

@@ -20,12 +20,15 @@ time: no network call, no Variable read.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param, dag, task
 
 from airflow_provider_blip.operators.cleanup import BlipCleanupRunsOperator
 from airflow_provider_blip.operators.notify import BlipNotifyOperator, BlipSplitAudienceOperator
+from airflow_provider_blip.operators.preflight import BlipPreflightOperator
 from airflow_provider_blip.sensors.blip import BlipMessageStatusSensor
 
 DAG_ID = "blip_whatsapp_notifications"
@@ -66,12 +69,29 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
         "campaign_key": Param(
             None, type=["string", "null"], description="The job's identity (default: the logical date)"
         ),
+        "max_delay_hours": Param(
+            2,
+            type=["number", "null"],
+            description="A run starting this much after its scheduled time sends nothing (null: off)",
+        ),
+        "approval_threshold": Param(
+            1000,
+            type="integer",
+            minimum=0,
+            description="Above this many billable messages, a person approves the send first",
+        ),
+        "prices": Param(
+            None,
+            type=["object", "null"],
+            description='Price per message by template category, e.g. {"MARKETING": 0.0625} (none built in)',
+        ),
+        "currency": Param(None, type=["string", "null"], description="The prices' currency"),
         "retention_days": Param(
             7, type="number", minimum=1, description="Run files of this DAG older than this are removed"
         ),
     },
 )
-def blip_whatsapp_notifications():
+def blip_whatsapp_notifications() -> None:
     # [START howto_operator_blip_split_audience]
     split = BlipSplitAudienceOperator(
         task_id="split",
@@ -81,9 +101,34 @@ def blip_whatsapp_notifications():
         required_columns="{{ params.body_columns }}",
         max_invalid_ratio="{{ params.max_invalid_ratio }}",
         campaign_key="{{ params.campaign_key }}",
+        # The stale-run guard: unpausing at 15:00 does not send the 09:00 job. Seconds; 0: off.
+        max_delay="{{ (params.max_delay_hours or 0) * 3600 }}",
         chunk_size=1000,  # raised for big audiences so the chunks stay under max_map_length
     )
     # [END howto_operator_blip_split_audience]
+
+    # [START howto_operator_blip_preflight]
+    preflight = BlipPreflightOperator(
+        task_id="preflight",
+        chunks=split.output,
+        template_name="{{ params.template_name }}",
+        language="{{ params.language }}",
+        prices="{{ params.prices }}",
+        currency="{{ params.currency }}",
+        skip_if_sent_within="{{ (params.skip_if_sent_within_hours or 0) * 3600 }}",
+    )
+
+    @task.branch
+    def needs_approval(summary: Any, params: Any = None) -> str:  # Airflow passes both
+        # Big sends wait for a person; small ones go on unattended.
+        return "approve_send" if summary["billable"] > params["approval_threshold"] else "notify"
+
+    approve_send = ApprovalOperator(
+        task_id="approve_send",
+        subject="Send {{ ti.xcom_pull(task_ids='preflight')['billable'] }} WhatsApp template messages?",
+        body="Preflight of {{ dag.dag_id }} / {{ run_id }}: {{ ti.xcom_pull(task_ids='preflight') }}",
+    )
+    # [END howto_operator_blip_preflight]
 
     # [START howto_operator_blip_notify]
     notify = BlipNotifyOperator.partial(
@@ -100,7 +145,11 @@ def blip_whatsapp_notifications():
         # One chunk at a time already uses the whole plan; to run several at once, see the
         # connection's parallel_tasks extra and docs/performance.md.
         max_active_tis_per_dag=1,
+        # Runs after the approval, or straight from the branch when none was needed.
+        trigger_rule="none_failed_min_one_success",
     ).expand(chunk=split.output)
+    needs_approval(preflight.output) >> [approve_send, notify]
+    approve_send >> notify
     # [END howto_operator_blip_notify]
 
     # [START howto_sensor_blip_message_status_chunk]
@@ -115,11 +164,24 @@ def blip_whatsapp_notifications():
     # [END howto_sensor_blip_message_status_chunk]
 
     @task(trigger_rule="none_failed")
-    def report(deliveries, params=None) -> dict:
+    def report(deliveries: Any, params: Any = None, ti: Any = None) -> dict[str, int]:  # Airflow passes both
         from airflow_provider_blip.utils.funnel_file import write_funnel_html
         from airflow_provider_blip.utils.report import build_job_report
         from airflow_provider_blip.utils.results import check_job_outcome
 
+        stale = ti.xcom_pull(task_ids="split", key="stale")
+        if stale:  # the split wrote no chunk: nothing was looked up or sent
+            print(f"Blip notification run: {stale['reason']}")
+            return {"stale_run": 1}
+        # A rejected approval succeeds and skips the sends (ApprovalOperator pushes no XCom then).
+        states = ti.get_task_states(
+            dag_id=ti.dag_id, task_ids=["approve_send", "notify"], run_ids=[ti.run_id]
+        )
+        run = states.get(ti.run_id, {})
+        if run.get("approve_send") == "success" and run.get("notify") == "skipped":
+            billable = (ti.xcom_pull(task_ids="preflight") or {}).get("billable", 0)
+            print(f"Blip notification run: the send was rejected at approval; {billable} messages not sent")
+            return {"rejected": billable}
         # A slice reads every chunk's output in one request (iterating reads one at a time and
         # ends on a 404 that Airflow's task client logs as an error).
         deliveries = deliveries[:]

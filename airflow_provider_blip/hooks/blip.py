@@ -39,6 +39,7 @@ from airflow_provider_blip.utils.contacts import Contact
 from airflow_provider_blip.utils.ids import command_id
 from airflow_provider_blip.utils.privacy import mask_identities
 from airflow_provider_blip.utils.ratelimit import CHANNELS, STATUS_READS, RateLimiter, shared_limiter
+from airflow_provider_blip.utils.registry import ApprovedTemplate
 from airflow_provider_blip.utils.status import MessageStatus, reduce_events
 
 if TYPE_CHECKING:
@@ -707,6 +708,50 @@ class BlipHook(BaseHook):
         """
         uri = lime.whatsapp_account_uri(phone_e164)
         return (self.get_resource(uri, to=lime.POSTMASTER_WHATSAPP) or {}).get("alternativeAccount")
+
+    # -- the approved-template registry (issue 11) ---------------------------------------------
+
+    @cached_property
+    def _template_cache(self) -> dict[str | None, list[ApprovedTemplate]]:
+        # Per hook, so per task: the registry changes rarely, and a task asks once per name.
+        return {}
+
+    def list_templates(self, *, name: str | None = None) -> list[ApprovedTemplate]:
+        """Return the bot's WhatsApp templates (or those called ``name``), read once per hook.
+
+        Reads ``/message-templates-enriched`` (which adds ``previous_category``), falling back
+        to ``/message-templates`` when Blip refuses it, ``$take`` 100 per page until a short page;
+        items without a name or language are skipped, unknown fields ignored (docs/blip-api-facts.md §13.3).
+
+        :param name: only the templates with this name (``?templateName=``).
+        """
+        if name is None and None in self._template_cache:
+            return list(self._template_cache[None])
+        if name is not None and None in self._template_cache:
+            return [t for t in self._template_cache[None] if t.name == name]
+        if name not in self._template_cache:
+            query = {"templateName": name} if name is not None else {}
+            try:
+                items = self._template_pages("/message-templates-enriched", query)
+            except BlipCommandError:
+                items = self._template_pages("/message-templates", query)
+            parsed = (ApprovedTemplate.from_graph(item) for item in items)
+            self._template_cache[name] = [t for t in parsed if t is not None]
+        return list(self._template_cache[name])
+
+    def get_template(self, name: str, language: str) -> ApprovedTemplate | None:
+        """Return the template ``name`` in ``language`` from the registry, or ``None``."""
+        return next((t for t in self.list_templates(name=name) if t.language == language), None)
+
+    def _template_pages(self, path: str, query: dict[str, str], take: int = 100) -> list[Any]:
+        items: list[Any] = []
+        while True:
+            uri = lime.with_query(path, {**query, "$skip": len(items), "$take": take})
+            resource = self.get_resource(uri, to=lime.POSTMASTER_WHATSAPP) or {}
+            page = list(resource.get("data") or []) if isinstance(resource, dict) else []
+            items.extend(page)
+            if len(page) < take:
+                return items
 
     # -- collections ------------------------------------------------------------------------
 

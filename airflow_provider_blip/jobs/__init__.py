@@ -6,6 +6,8 @@
   (steps overlapping per recipient, the journal, the failure breaker).
 - :mod:`~airflow_provider_blip.jobs.policy`: fatal errors, the ratio settings, the failure
   policy, and reading result rows from upstream tasks.
+- :mod:`~airflow_provider_blip.jobs.registry`: the approved-template check every
+  template-sending operator runs before it spends anything.
 
 It sits between the operators (Airflow's side) and the hook (Blip's side); see
 ``docs/architecture.md``.

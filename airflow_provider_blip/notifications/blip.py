@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
-from airflow_provider_blip.exceptions import BlipError
+from airflow_provider_blip.exceptions import BlipError, InvalidPhoneNumber
 from airflow_provider_blip.hooks.blip import BlipHook
-from airflow_provider_blip.utils.phone import InvalidPhoneNumber, parse_phone
+from airflow_provider_blip.utils.phone import parse_phone
 from airflow_provider_blip.utils.privacy import mask_phone
 from airflow_provider_blip.utils.templates import literal_content
 

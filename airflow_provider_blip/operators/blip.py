@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_blip.exceptions import BlipConfigError
 from airflow_provider_blip.jobs import steps
 from airflow_provider_blip.jobs.policy import as_records, is_reachable
+from airflow_provider_blip.jobs.registry import checked_spec
 from airflow_provider_blip.operators._batch import BlipBatchOperator
 from airflow_provider_blip.utils.audience import parse_audience
 from airflow_provider_blip.utils.concurrency import bounded_map
@@ -101,6 +102,10 @@ class BlipSendTemplateOperator(BlipBatchOperator):
         ``{"column": name}``. (templated)
     :param body_columns: shorthand for ``body``: the columns that fill ``{{1}}``, ``{{2}}``... (templated)
     :param buttons: quick-reply payloads and URL suffixes. Optional. (templated)
+    :param check_template: before any send, check the template against the bot's approved
+        templates (exists in that language, APPROVED, parameters match); ``False`` for a key
+        that cannot read the registry.
+    :param fail_on_recategorized: fail, instead of warning, when Meta re-categorised the template.
     :return: the result rows, sent ones with ``status`` ``sent`` and their ``message_id``.
     """
 
@@ -123,10 +128,14 @@ class BlipSendTemplateOperator(BlipBatchOperator):
         body: list[Any] | None = None,
         body_columns: list[str] | str | None = None,  # str: a Jinja template rendering to a list
         buttons: list[dict[str, Any]] | None = None,
+        check_template: bool = True,
+        fail_on_recategorized: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.recipients = recipients
+        self.check_template = check_template
+        self.fail_on_recategorized = fail_on_recategorized
         self.template_name = template_name
         self.language = language
         self.policy = policy
@@ -141,7 +150,13 @@ class BlipSendTemplateOperator(BlipBatchOperator):
         return spec_of(self)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        spec = self.spec()
+        spec = checked_spec(
+            self,
+            self.hook,
+            self.spec(),
+            enabled=self.check_template,
+            fail_on_recategorized=self.fail_on_recategorized,
+        )
         ti = context["ti"]
         return self.run_each(
             as_records(self.recipients),

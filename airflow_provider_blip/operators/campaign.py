@@ -23,6 +23,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_blip.exceptions import BlipConfigError, TemplateValueError
 from airflow_provider_blip.hooks.blip import BlipHook
+from airflow_provider_blip.jobs.registry import checked_spec
 from airflow_provider_blip.utils import campaigns, runfiles
 from airflow_provider_blip.utils.ids import command_id
 from airflow_provider_blip.utils.jobs import RunLayout
@@ -67,6 +68,9 @@ class BlipCampaignOperator(BaseOperator):
     :param state_id: the block they land on. (templated)
     :param master_state: the router's sub-bot (``x@msging.net``), when there is one. (templated)
     :param campaign_size: recipients per campaign (default :data:`DEFAULT_CAMPAIGN_SIZE`). (templated)
+    :param check_template: before any campaign is created, check the template against the
+        bot's approved templates (one registry read); ``False`` for a key that cannot read it.
+    :param fail_on_recategorized: fail, instead of warning, when Meta re-categorised the template.
     :param blip_conn_id: the Blip connection. (templated)
     :return: one ``{"part", "campaign_id", "name", "rows": uri, "recipients", "counts"}`` per
         campaign: ids and counts, no phone number.
@@ -100,9 +104,13 @@ class BlipCampaignOperator(BaseOperator):
         namespace: str | None = None,
         header: dict[str, Any] | None = None,
         buttons: list[dict[str, Any]] | None = None,
+        check_template: bool = True,
+        fail_on_recategorized: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.check_template = check_template
+        self.fail_on_recategorized = fail_on_recategorized
         if not isinstance(campaign_size, str):  # a template is checked once rendered
             _size(campaign_size)
         self.chunks = chunks
@@ -176,10 +184,16 @@ class BlipCampaignOperator(BaseOperator):
                 "Active Campaign takes body parameters only: header media and button parameters "
                 "have no confirmed place in its payload (docs/campaigns.md); use the per-recipient job"
             )
-        spec = spec_of(self)
         if not self.flow_id or not self.state_id:
             raise BlipConfigError("a campaign needs flow_id and state_id: Blip moves every recipient there")
-        return spec
+        # Before anything is created: a campaign of a mismatched template would fail whole.
+        return checked_spec(
+            self,
+            self.hook,
+            spec_of(self),
+            enabled=self.check_template,
+            fail_on_recategorized=self.fail_on_recategorized,
+        )
 
     def _create(self, name: str, part: Sequence[dict[str, Any]]) -> str:
         draft = campaigns.CampaignDraft(

@@ -15,7 +15,7 @@ import dataclasses
 import functools
 import math
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from airflow_provider_blip.hooks.blip import BlipHook
 from airflow_provider_blip.jobs import steps
 from airflow_provider_blip.jobs.chunk import Breaker, ChunkRun, Pipeline
 from airflow_provider_blip.jobs.policy import as_ratio, check_ratio
+from airflow_provider_blip.jobs.registry import checked_spec
 from airflow_provider_blip.operators._batch import BlipBatchOperator
 from airflow_provider_blip.plugins.links import BlipDeliveryLink
 from airflow_provider_blip.utils import journal, runfiles
@@ -39,6 +40,7 @@ from airflow_provider_blip.utils.results import (
     RecipientStatus,
     masked_table,
 )
+from airflow_provider_blip.utils.schedule import as_delay, check_stale
 from airflow_provider_blip.utils.templates import TEMPLATE_ARGS, column_value, spec_of
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from airflow.sdk import Context, ObjectStoragePath
+
+    from airflow_provider_blip.utils.templates import TemplateSpec
 
 
 #: Chunks per run unless ``max_chunks`` says otherwise: keeps the split's XCom (one
@@ -92,7 +96,11 @@ class BlipSplitAudienceOperator(BaseOperator):
     :param runs_path: root of the run files, local path or URL (default
         ``$AIRFLOW_HOME/blip-runs``; use shared storage when workers run on several
         machines). (templated)
-    :return: ``[{"chunk": uri, "index": i, "rows": n}, ...]``.
+    :param max_delay: the stale-run guard: a scheduled run starting later than its scheduled time
+        (``data_interval_end``, else ``logical_date``) plus this (a timedelta or seconds)
+        writes no chunk, so nothing is looked up or sent; it says why in its log and in the
+        XCom ``stale``. ``None`` or 0: off. (templated)
+    :return: ``[{"chunk": uri, "index": i, "rows": n}, ...]``; ``[]`` for a stale run.
     """
 
     template_fields = (
@@ -105,6 +113,7 @@ class BlipSplitAudienceOperator(BaseOperator):
         "encoding",
         "audience_format",
         "runs_path",
+        "max_delay",
     )
     ui_color = BlipBatchOperator.ui_color  # no Blip request here: it only reads and writes files
 
@@ -122,9 +131,13 @@ class BlipSplitAudienceOperator(BaseOperator):
         chunk_size: int = 1000,
         max_chunks: int | None = None,
         runs_path: str | None = None,
+        max_delay: timedelta | float | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.max_delay = max_delay
+        # The one seam tests replace: the clock the stale-run guard reads.
+        self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
         if chunk_size < 1:
             raise BlipConfigError(f"chunk_size must be at least 1, got {chunk_size!r}")
         self.audience = audience
@@ -140,6 +153,11 @@ class BlipSplitAudienceOperator(BaseOperator):
         self.runs_path = runs_path
 
     def execute(self, context: Context) -> list[ChunkRef]:
+        stale = check_stale(context, as_delay(self.max_delay, "max_delay"), self._now())
+        if stale is not None:
+            self.log.warning("Blip split: %s", stale.reason)
+            context["ti"].xcom_push(key="stale", value=stale.to_xcom())
+            return []  # no chunk: the notify tasks map over nothing
         layout = RunLayout.for_job(self.runs_path, context["ti"].dag_id, job_key(context, self.campaign_key))
         if layout.manifest.exists():
             self.log.info("Reusing the chunks already written for this job (%s)", layout.chunks)
@@ -286,6 +304,10 @@ class BlipNotifyOperator(BlipBatchOperator):
     :param min_failure_sample: recipients acted on before the breaker judges the ratio.
     :param concurrency: recipients in flight. Default: enough for the connection's rates at
         up to 0.5 s per request (16 to 256; 128 when a limit is off).
+    :param check_template: before any lookup or send, check the template against the bot's
+        approved templates (exists in that language, APPROVED, parameters match); ``False``
+        for a key that cannot read the registry.
+    :param fail_on_recategorized: fail, instead of warning, when Meta re-categorised the template.
     :return: ``{"index", "results": uri, "rows", "messages", "counts", "breaker"}``: no phone number.
     """
 
@@ -327,10 +349,14 @@ class BlipNotifyOperator(BlipBatchOperator):
         first_read_after: float | None = 1.0,
         min_failure_sample: int = 20,
         concurrency: int | None = None,
+        check_template: bool = True,
+        fail_on_recategorized: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.chunk = chunk
+        self.check_template = check_template
+        self.fail_on_recategorized = fail_on_recategorized
         self.template_name = template_name
         self.language = language
         self.policy = policy
@@ -355,6 +381,14 @@ class BlipNotifyOperator(BlipBatchOperator):
     def execute(self, context: Context) -> ChunkOutcome:
         ti = context["ti"]
         chunk_path, index = _chunk_ref(self.chunk, ti.map_index)
+        # First, before any lookup: a template the registry would refuse costs nothing.
+        spec = checked_spec(
+            self,
+            self.hook,
+            spec_of(self),
+            enabled=self.check_template,
+            fail_on_recategorized=self.fail_on_recategorized,
+        )
         layout = RunLayout.of_chunk(chunk_path)
         directory = layout.results(ti.task_id, index)
         progress = journal.load(directory)
@@ -367,7 +401,7 @@ class BlipNotifyOperator(BlipBatchOperator):
             )
         ratio = as_ratio(self.max_failed_ratio)
         breaker = Breaker(ratio, self.min_failure_sample, tripped=layout.breaker.exists())
-        pipeline = self._pipeline(ti, layout, chunk_path, index)
+        pipeline = self._pipeline(ti, layout, chunk_path, index, spec)
         writer = journal.Writer(directory)
         run = ChunkRun(self.hook, pipeline, progress, writer, breaker)
         try:
@@ -381,9 +415,10 @@ class BlipNotifyOperator(BlipBatchOperator):
             runfiles.write_json(layout.breaker, tripped)
         return self._finish(index, writer.path, counts, run.failures, breaker)
 
-    def _pipeline(self, ti: Any, layout: RunLayout, chunk_path: ObjectStoragePath, index: int) -> Pipeline:
+    def _pipeline(
+        self, ti: Any, layout: RunLayout, chunk_path: ObjectStoragePath, index: int, spec: TemplateSpec
+    ) -> Pipeline:
         job = layout.directory.name
-        spec = spec_of(self)
         required = self.required_columns if self.required_columns is not None else sorted(spec.columns())
         ledger, ledger_writer = self._ledger(layout, chunk_path, ti.dag_id, spec.name, index)
         return Pipeline(

@@ -42,8 +42,13 @@ from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_blip.exceptions import BlipAudienceError, BlipConfigError, BlipTransportError
-from airflow_provider_blip.utils.phone import InvalidPhoneNumber, check_region, dedupe_key, parse_phone
+from airflow_provider_blip.exceptions import (
+    BlipAudienceError,
+    BlipConfigError,
+    BlipTransportError,
+    InvalidPhoneNumber,
+)
+from airflow_provider_blip.utils.phone import check_region, dedupe_key, parse_phone
 from airflow_provider_blip.utils.privacy import mask_identities
 from airflow_provider_blip.utils.results import RecipientStatus
 

@@ -89,6 +89,8 @@ class TemplateSpec:
         ``{"column": name}``.
     :param buttons: the dynamic buttons: ``quick_reply`` with a ``payload`` or ``url`` with the
         ``text`` appended to the button's URL, each literal or ``{"column": name}``.
+    :param body_limit: the most characters the body parameters may have together: 1,024, less
+        the approved body's own text once the registry check has read it.
     """
 
     name: str
@@ -98,6 +100,7 @@ class TemplateSpec:
     header: dict[str, Any] | None = None
     body: list[str | dict[str, str]] = dataclasses.field(default_factory=list)
     buttons: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    body_limit: int = MAX_BODY_TEXT
 
     def validate(self) -> None:
         """Check the whole spec, literals included; raise ``ValueError`` naming what is wrong."""
@@ -123,7 +126,8 @@ class TemplateSpec:
             if source.literal is not None:
                 _check(source, source.literal)
         literals = [s for s in _body(self) if s.literal is not None]
-        _check_body_total(literals, [s.literal.strip() for s in literals if s.literal is not None])
+        texts = [s.literal.strip() for s in literals if s.literal is not None]
+        _check_body_total(literals, texts, self.body_limit)
 
     def columns(self) -> set[str]:
         """Return every column of the audience the spec reads."""
@@ -290,16 +294,17 @@ def _value(source: _Source, values: Mapping[str, Any]) -> str:
     return _check(source, str(raw))
 
 
-def _check_body_total(sources: list[_Source], texts: list[str]) -> None:
+def _check_body_total(sources: list[_Source], texts: list[str], limit: int = MAX_BODY_TEXT) -> None:
     """Refuse body parameters that together make more than the body can hold."""
     total = sum(len(text) for text in texts)
-    if total > MAX_BODY_TEXT:
+    if total > limit:
         columns = sorted({s.column for s in sources if s.column is not None})
         label = f"body (columns {', '.join(map(repr, columns))})" if columns else "body"
         raise InvalidValue(
             label,
             f"{label}: the parameters have {total} characters together; WhatsApp allows at most "
-            f"{MAX_BODY_TEXT} in the whole body",
+            f"{MAX_BODY_TEXT} in the whole body"
+            + (f" and the approved text takes {MAX_BODY_TEXT - limit}" if limit < MAX_BODY_TEXT else ""),
         )
 
 
@@ -336,7 +341,7 @@ def render_content(spec: TemplateSpec, values: Mapping[str, Any]) -> dict[str, A
     # Always a body component, even without parameters (docs/blip-api-facts.md §4).
     sources = _body(spec)
     texts = [_value(s, values) for s in sources]
-    _check_body_total(sources, texts)
+    _check_body_total(sources, texts, spec.body_limit)
     body = [{"type": "text", "text": text} for text in texts]
     components.append({"type": "body", "parameters": body})
     for index, sub_type, source in _buttons(spec):

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         help="the strictest reading of Blip's docs: --rate-limit paid --rate-model sliding "
-        "--arrival-jitter 0.02 --lockout-seconds 120 (each can still be overridden)",
+        "--arrival-jitter 0.02 --lockout-seconds 120 --enforce-templates (each can still be overridden)",
     )
     add("--error-rate", type=float, default=0.0, help="fraction answered 500/502/503/504, unprocessed")
     add("--drop-rate", type=float, default=0.0, help="fraction closed without answer, unprocessed")
@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--ninth-digit-ddd-min",
         default="31",
         help="lowest Brazilian area code with legacy (8-digit) WhatsApp accounts; 'none' disables",
+    )
+    add(
+        "--templates",
+        metavar="PATH",
+        help="serve this JSON file (a list of templates in Meta's layout) as the approved-template "
+        "registry instead of the example DAGs' templates",
+    )
+    add(
+        "--enforce-templates",
+        action="store_true",
+        default=None,
+        help="fail (accepted, then a failed notification) template messages that match no approved "
+        "template (on with --strict)",
     )
     add("--record", metavar="PATH", help="append every received envelope to PATH as JSON lines")
     add("--contacts", type=int, default=0, metavar="N", help="seed N contacts")
@@ -98,6 +111,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         "record_path": args.record,
         **_limit_knobs(args),
     }
+    if args.templates:
+        knobs["templates"] = args.templates
+    if args.enforce_templates:
+        knobs["enforce_templates"] = True
     return EmulatorConfig(**knobs)
 
 

@@ -8,6 +8,7 @@ GET    ``/_emulator/config``       current knobs
 POST   ``/_emulator/config``       JSON object of knobs, applied like ``configure()``
 POST   ``/_emulator/reset``        clear state and records, keep knobs
 POST   ``/_emulator/contacts``     ``{"n": 100, "source": "WhatsApp"}`` or ``{"contacts": [...]}``
+POST   ``/_emulator/templates``    ``{"templates": [...]}`` or ``{"path": "x.json"}``, optional ``"enforce"``
 =====  ==========================  ==================================================
 """
 
@@ -30,7 +31,7 @@ def handle(engine: Engine, request: Request) -> Reply:
         return json_reply(403, {"error": "admin endpoints are only served to loopback clients"})
     name = request.path.removeprefix("/_emulator/").strip("/")
     getters = {"health": _health, "records": _records, "stats": _stats, "config": _config}
-    posters = {"config": _configure, "reset": _reset, "contacts": _contacts}
+    posters = {"config": _configure, "reset": _reset, "contacts": _contacts, "templates": _templates}
     table = getters if request.method == "GET" else posters if request.method == "POST" else {}
     handler = table.get(name)
     if handler is None:
@@ -83,6 +84,18 @@ def _contacts(engine: Engine, request: Request) -> Reply:
             count, source=str(body.get("source", "WhatsApp")), start=body.get("start")
         )
     return json_reply(200, {"added": len(identities), "identities": identities})
+
+
+def _templates(engine: Engine, request: Request) -> Reply:
+    body = _body(request)
+    source = body.get("path", body.get("templates"))
+    if source is None:
+        raise ValueError("send {'templates': [...]} or {'path': 'templates.json'}")
+    knobs: dict[str, Any] = {"templates": source}
+    if "enforce" in body:
+        knobs["enforce_templates"] = bool(body["enforce"])
+    config = engine.configure(**knobs)
+    return json_reply(200, {"templates": len(config.templates), "enforce": config.enforce_templates})
 
 
 def _body(request: Request) -> dict[str, Any]:

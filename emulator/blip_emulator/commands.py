@@ -1,10 +1,10 @@
 """Route a command envelope to its resource handler and build the response envelope.
 
 Routing follows the ``to`` addresses of docs/blip-api-facts.md: ``postmaster@wa.gw.msging.net`` for
-``/accounts`` (§3), ``postmaster@broadcast.msging.net`` for ``/lists`` (§7),
-``postmaster@crm.msging.net`` or the default ``postmaster@msging.net`` for ``/contacts`` (§6),
-and the default for ``/contexts`` (§5), ``/notifications`` (§8) and ``/ping`` (§11);
-``postmaster@activecampaign.msging.net`` for ``/campaign/full`` and ``/campaigns`` (Active
+``/accounts`` (§3) and ``/message-templates`` (§13.3), ``postmaster@broadcast.msging.net`` for
+``/lists`` (§7), ``postmaster@crm.msging.net`` or the default ``postmaster@msging.net`` for
+``/contacts`` (§6), and the default for ``/contexts`` (§5), ``/notifications`` (§8) and ``/ping``
+(§11); ``postmaster@activecampaign.msging.net`` for ``/campaign/full`` and ``/campaigns`` (Active
 Campaign) and ``postmaster@scheduler.msging.net`` for ``/schedules`` (§9). A resource
 sent to the wrong postmaster fails with code 62, which is how a client bug shows up here.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from blip_emulator import campaigns, contacts, contexts, directory, lists, notifications, schedules
+from blip_emulator import campaigns, contacts, contexts, directory, lists, notifications, schedules, templates
 from blip_emulator.command import Command, Result, typed
 from blip_emulator.lime import (
     BROADCAST_DOMAIN,
@@ -67,6 +67,8 @@ ROUTES: dict[str, tuple[Handler, frozenset[str]]] = {
     "campaign": (campaigns.handle_full, frozenset({campaigns.DOMAIN})),
     "campaigns": (campaigns.handle, frozenset({campaigns.DOMAIN})),
     "schedules": (schedules.handle, frozenset({schedules.DOMAIN})),
+    "message-templates": (templates.handle, frozenset({WHATSAPP_DOMAIN})),
+    "message-templates-enriched": (templates.handle, frozenset({WHATSAPP_DOMAIN})),
 }
 
 

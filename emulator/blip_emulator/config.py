@@ -7,6 +7,9 @@ import enum
 import math
 from typing import TYPE_CHECKING, Any
 
+from blip_emulator import templates as registry
+from blip_emulator.templates import SEED_TEMPLATES
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Set as AbstractSet
 
@@ -52,6 +55,7 @@ STRICT_KNOBS: dict[str, Any] = {
     "rate_model": RateModel.SLIDING,
     "arrival_jitter": 0.02,
     "lockout_seconds": 120.0,
+    "enforce_templates": True,
 }
 
 
@@ -93,6 +97,11 @@ class EmulatorConfig:
         dispatches it (lookup, send, flow redirect per recipient) and it becomes ``Sent``.
     :param campaign_max_audience: Most recipients one ``set /campaign/full`` may carry; Blip
         documents no limit, so this is a guess (docs/emulator.md).
+    :param templates: The approved-template registry served by ``get /message-templates``: a
+        sequence of templates in Meta's layout, or the path of a JSON file holding them
+        (default: :data:`~blip_emulator.templates.SEED_TEMPLATES`, the example DAGs' templates).
+    :param enforce_templates: Fail (accepted, then a ``failed`` notification) every template
+        message that does not match an approved template of ``templates``; on in ``strict()``.
     """
 
     key: str = "emulator-key"
@@ -123,6 +132,8 @@ class EmulatorConfig:
     max_messages: int = 100_000
     campaign_dispatch_delay: float = 1.0
     campaign_max_audience: int = 1000
+    templates: tuple[dict[str, Any], ...] = SEED_TEMPLATES
+    enforce_templates: bool = False
 
     def __post_init__(self) -> None:
         # Normalise containers so callers may pass lists, sets or partial dicts.
@@ -132,6 +143,7 @@ class EmulatorConfig:
         set_(self, "failing_numbers", _normalise_failing(self.failing_numbers))
         set_(self, "delivery_delays", {**DEFAULT_DELIVERY_DELAYS, **dict(self.delivery_delays)})
         set_(self, "rate_model", _rate_model(self.rate_model))
+        set_(self, "templates", _templates(self.templates))
         if self.rate_limits is not None:
             set_(self, "rate_limits", {str(k): float(v) for k, v in dict(self.rate_limits).items()})
         self._validate()
@@ -204,6 +216,7 @@ class EmulatorConfig:
         data["unregistered_numbers"] = sorted(self.unregistered_numbers)
         data["failing_numbers"] = {k: list(v) for k, v in self.failing_numbers.items()}
         data["rate_model"] = self.rate_model.value
+        data["templates"] = [dict(t) for t in self.templates]
         return data
 
 
@@ -232,6 +245,13 @@ def parse_rate_limits(text: str) -> dict[str, float] | None:
             raise ValueError(f"rate limit {part!r} is not CHANNEL=RATE")
         limits[channel.strip()] = float(value)
     return limits
+
+
+def _templates(value: Any) -> tuple[dict[str, Any], ...]:
+    # A path, or any sequence of templates, is accepted and normalised to a tuple.
+    if isinstance(value, str):
+        return registry.load_file(value)
+    return registry.normalise(value)
 
 
 def _rate_model(value: str) -> RateModel:

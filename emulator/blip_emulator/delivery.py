@@ -14,7 +14,7 @@ import random
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from blip_emulator import directory
+from blip_emulator import directory, templates
 from blip_emulator.lime import (
     BROADCAST_DOMAIN,
     DESTINATION_NOT_FOUND,
@@ -98,7 +98,8 @@ def plan_direct(
     message_id: str | None, to: str, content: Any, config: EmulatorConfig, now: float
 ) -> SentMessage:
     """Plan a message sent to a single identity, received at ``now``."""
-    events = _direct_events(message_id, bare(to), template_problem(content), config)
+    problem = template_problem(content) or templates.registry_problem(content, config)
+    events = _direct_events(message_id, bare(to), problem, config)
     return SentMessage(message_id, to, now, events)
 
 
@@ -116,7 +117,7 @@ def plan_list(
     """
     delays = config.delivery_delays
     server, extension = postmaster(SERVER_DOMAIN), postmaster(BROADCAST_DOMAIN)
-    problem = template_problem(content)
+    problem = template_problem(content) or templates.registry_problem(content, config)
     accepted = PlannedEvent(delays["accepted"], server, "accepted")
     if members is None or problem:
         reason = (PROCESSING_ERROR, problem) if problem else (DESTINATION_NOT_FOUND, "Destination not found")

@@ -77,6 +77,10 @@ def test_dags_parse_without_network(monkeypatch):
         "max_failed_ratio",
         "skip_if_sent_within_hours",
         "campaign_key",
+        "max_delay_hours",
+        "approval_threshold",
+        "prices",
+        "currency",
         "retention_days",
     }
 

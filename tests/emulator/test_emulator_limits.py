@@ -295,7 +295,13 @@ class TestStrictPreset:
             0.02,
             120.0,
         )
-        assert set(STRICT_KNOBS) == {"rate_limits", "rate_model", "arrival_jitter", "lockout_seconds"}
+        assert set(STRICT_KNOBS) == {
+            "rate_limits",
+            "rate_model",
+            "arrival_jitter",
+            "lockout_seconds",
+            "enforce_templates",
+        }
         overridden = EmulatorConfig.strict(lockout_seconds=0.5, seed=3)
         assert (overridden.lockout_seconds, overridden.seed, overridden.arrival_jitter) == (0.5, 3, 0.02)
         with pytest.raises(ValueError, match="'lockout'"):

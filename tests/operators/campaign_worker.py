@@ -21,7 +21,7 @@ def main(chunks: str, campaign_size: int) -> int:
     operator = BlipCampaignOperator(
         task_id="campaign",
         chunks=json.loads(chunks),
-        template_name="order_update",
+        template_name="order_ready",  # approved in the seed registry, one body parameter
         body_columns=["name"],
         flow_id="flow-1",
         state_id="block-1",

@@ -24,7 +24,12 @@ FLOW = {"flow_id": "notifications-flow", "state_id": "order-update-followup"}
 
 
 def campaign_op(chunks, **kwargs):
-    kwargs = {"template_name": "order_update", "body_columns": ["name"], **FLOW, **kwargs}
+    kwargs = {
+        "template_name": "order_ready",
+        "body_columns": ["name"],
+        **FLOW,
+        **kwargs,
+    }  # approved, 1 parameter
     return BlipCampaignOperator(task_id="campaign", chunks=chunks, **kwargs)
 
 
