@@ -117,8 +117,8 @@ def blip_whatsapp_campaign() -> None:
         return counts  # counts only: no phone number goes to XCom from here
 
     cleanup = BlipCleanupRunsOperator(
-        task_id="cleanup_run_files", retention="{{ params.retention_days }}", trigger_rule="all_done"
-    )
+        task_id="cleanup_run_files", retention="{{ params.retention_days }}"
+    ).as_teardown()  # runs however the job ended, and leaves the run's state to the job's tasks
     report(delivered.output) >> cleanup
 
 

@@ -195,8 +195,8 @@ def blip_whatsapp_notifications() -> None:
     # Run files hold phone numbers: the jobs of this DAG older than the retention go, whatever
     # happened to this run (the newest job's files stay for its re-runs).
     cleanup = BlipCleanupRunsOperator(
-        task_id="cleanup_run_files", retention="{{ params.retention_days }}", trigger_rule="all_done"
-    )
+        task_id="cleanup_run_files", retention="{{ params.retention_days }}"
+    ).as_teardown()  # runs however the job ended, and leaves the run's state to the job's tasks
     report(delivered.output) >> cleanup
 
 

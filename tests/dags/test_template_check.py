@@ -40,8 +40,9 @@ def test_a_template_the_registry_refuses_fails_the_run_before_anything_is_spent(
     dag_run = dagbag.get_dag(DAG_ID).test(run_conf=conf)
     out, err = capfd.readouterr()
     states = task_states(dag_run)
-    # (The run's own state follows its only leaf, the all_done cleanup, so it is not asserted.)
     assert (states["split"], states["notify"], states["report"]) == ("success", "failed", "upstream_failed")
+    assert states["cleanup_run_files"] == "success", "the teardown cleans up however the job ended"
+    assert str(dag_run.state) == "failed", "the cleanup is a teardown: the run fails with the job"
     assert why in out + err
     assert spent(dag_emulator) == {"lookups": 0, "messages": 0}
 
