@@ -17,6 +17,8 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_blip.exceptions import BlipConfigError
 from airflow_provider_blip.operators.notify import BlipNotifyOperator
+from airflow_provider_blip.utils import journal, runfiles
+from airflow_provider_blip.utils.jobs import RunLayout
 from tests.operators.notify_worker import FLOW, TEMPLATE
 from tests.operators.test_notify import audience, results, split, stored_messages
 
@@ -70,6 +72,10 @@ def test_at_night_nothing_is_sent_and_the_task_defers_to_the_morning(blip_conn, 
     assert deferred_until(caught) == sp(2, 8)
     assert stored_messages(blip_conn) == {}
     assert blip_conn.records() == [], "nobody was looked up either"
+    layout = RunLayout.of_chunk(runfiles.storage_path(chunk["chunk"]))
+    progress = journal.load(layout.results("notify", 0))
+    assert progress.done == {}, "a waiting row is not journaled"
+    assert progress.in_flight == {}
 
     output = task.resume(caught.value, sp(2, 8, 1))
     sent = stored_messages(blip_conn)
