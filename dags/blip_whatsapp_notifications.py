@@ -74,6 +74,11 @@ SAMPLE_AUDIENCE = str(Path(__file__).parent / "data" / "blip_sample_audience.csv
             type=["number", "null"],
             description="A run starting this much after its scheduled time sends nothing (null: off)",
         ),
+        "send_window": Param(
+            None,
+            type=["string", "null"],
+            description="Hours to send in, recipient's local time, e.g. 08:00-20:00 (null: any hour)",
+        ),
         "approval_threshold": Param(
             1000,
             type="integer",
@@ -142,6 +147,8 @@ def blip_whatsapp_notifications() -> None:
         list_name="{{ params.list_name }}",  # joined in the same pipeline, after the send
         max_failed_ratio="{{ params.max_failed_ratio }}",  # the breaker: stops new sends
         skip_if_sent_within="{{ (params.skip_if_sent_within_hours or 0) * 3600 }}",  # seconds; 0: off
+        # Outside it a recipient waits; the task defers (no worker slot) until the window opens.
+        send_window="{{ params.send_window }}",
         # One chunk at a time already uses the whole plan; to run several at once, see the
         # connection's parallel_tasks extra and docs/performance.md.
         max_active_tis_per_dag=1,
@@ -187,6 +194,9 @@ def blip_whatsapp_notifications() -> None:
         deliveries = deliveries[:]
         text, counts = build_job_report(deliveries)
         print(text)
+        waited = _waited_for_window(ti.xcom_pull(task_ids="notify", key="waited_for_window"))
+        if waited:
+            print(f"\n{waited} recipients waited for the send window (their rows say waited: true)")
         # The same funnel as a page next to the run files, for teams without the UI plugin.
         print(f"\nThe delivery funnel as a page: {write_funnel_html(DAG_ID, deliveries)}")
         check_job_outcome(counts, max_failed_ratio=params["max_failed_ratio"])  # after the report
@@ -198,6 +208,13 @@ def blip_whatsapp_notifications() -> None:
         task_id="cleanup_run_files", retention="{{ params.retention_days }}"
     ).as_teardown()  # runs however the job ended, and leaves the run's state to the job's tasks
     report(delivered.output) >> cleanup
+
+
+def _waited_for_window(pushed: Any) -> int:
+    """Add up the notify tasks' ``waited_for_window`` (one per chunk; none without a window)."""
+    if pushed is None or isinstance(pushed, int):
+        return pushed or 0
+    return sum(n or 0 for n in pushed)
 
 
 blip_whatsapp_notifications()

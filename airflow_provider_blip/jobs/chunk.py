@@ -5,6 +5,10 @@ thread; ``bounded_map`` keeps many recipients in flight and the hook's per-chann
 pace every request, so the steps of different recipients overlap and the first status reads
 fill the commands budget while later messages are being sent. Every outcome is journaled as
 it happens.
+
+With a send window, a recipient whose local time is outside it is neither sent nor
+journaled: the attempt notes when its window opens, and the operator defers until the
+earliest such moment, then runs the chunk again; the journal makes that run skip the rest.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import dataclasses
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_blip.exceptions import BlipConfigError
 from airflow_provider_blip.jobs import steps
 from airflow_provider_blip.utils.audience import Recipient
 from airflow_provider_blip.utils.concurrency import bounded_map
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
     from airflow_provider_blip.utils import journal
     from airflow_provider_blip.utils.ledger import LedgerWriter, SentLedger
     from airflow_provider_blip.utils.templates import TemplateSpec
+    from airflow_provider_blip.utils.windows import SendWindow
+
+#: A recipient outside the send window: not a result, so never journaled nor counted.
+WAITING = "waiting_for_window"
 
 #: Failed or unknown rows kept to show in the task log (numbers masked there).
 FAILURE_SAMPLE = 50
@@ -84,6 +94,10 @@ class Pipeline:
     :param first_read_after: seconds after a send before its first status read; ``None``: no read.
     :param ledger: the cross-job guard's view of recent sends, or ``None``.
     :param ledger_writer: records this job's sends for later jobs' guard, or ``None``.
+    :param window: the send window in the recipient's local time, or ``None`` (always open).
+    :param clock: the current time, aware; read for each recipient, as a run may cross the end.
+    :param after_wait: this attempt resumes a chunk deferred for its window: rows it is the
+        first to finish are marked ``waited``.
     """
 
     spec: TemplateSpec
@@ -94,6 +108,9 @@ class Pipeline:
     first_read_after: float | None = 1.0
     ledger: SentLedger | None = None
     ledger_writer: LedgerWriter | None = None
+    window: SendWindow | None = None
+    clock: Callable[[], datetime] = dataclasses.field(default=lambda: datetime.now(UTC))
+    after_wait: bool = False
 
 
 class ChunkRun:
@@ -113,11 +130,23 @@ class ChunkRun:
         self.writer = writer
         self.breaker = breaker
         self.failures: list[dict[str, Any]] = []
+        #: Recipients left for their window this attempt, and the earliest opening among them.
+        self.waiting = 0
+        self.next_open: datetime | None = None
+        #: Finished recipients (this attempt or earlier ones) that had waited for their window.
+        self.waited = 0
 
     def all(self, lines: Iterator[dict[str, Any]], workers: int) -> Counter[str]:
+        """Run every line; return the finished recipients per status (waiting ones left out)."""
         counts: Counter[str] = Counter()
         for record in bounded_map(self.one, lines, workers=workers):
+            if record["status"] == WAITING:
+                self.waiting += 1
+                opens = record["opens"]
+                self.next_open = opens if self.next_open is None else min(self.next_open, opens)
+                continue
             counts[record["status"]] += 1
+            self.waited += bool(record.get("waited"))
             if record["status"] in _SHOWN and len(self.failures) < FAILURE_SAMPLE:
                 self.failures.append(record)
         return counts
@@ -126,8 +155,17 @@ class ChunkRun:
         row = int(line["row"])
         done = self.progress.done.get(row)
         record = done if done is not None else self._run(row, line)
+        if record["status"] == WAITING:
+            return record  # journaled once its window opens
+        if done is None and self._had_waited(row, line):
+            record = {**record, "waited": True}
         self.writer.result(record)
         return record
+
+    def _had_waited(self, row: int, line: dict[str, Any]) -> bool:
+        # After a wait, a row no earlier attempt finished or began to send is one that waited:
+        # the deferred attempt went through every row, and journaled all but those.
+        return self.pipeline.after_wait and "status" not in line and row not in self.progress.in_flight
 
     def _run(self, row: int, line: dict[str, Any]) -> dict[str, Any]:
         if "status" in line:  # rejected by the split: invalid number, duplicate, missing values
@@ -145,12 +183,31 @@ class ChunkRun:
         content = steps.render({"row": row, "values": line.get("values")}, self.pipeline.spec)
         if isinstance(content, str):
             return _compact({**line, "status": RecipientStatus.INVALID_VALUES.value, "reason": content})
+        # A row caught mid-send is settled now whatever the hour: its message may have left.
+        closed = self._outside_window(row, line) if intent is None else None
+        if closed is not None:
+            return closed
         record = self._account(row, line, intent)
         if record.get("status") == RecipientStatus.VERIFIED.value:
             record = self._send(row, record, content)
         if record["status"] != RecipientStatus.INVALID_VALUES.value:
             self.breaker.record(record)
         return _compact(record)
+
+    def _outside_window(self, row: int, line: dict[str, Any]) -> dict[str, Any] | None:
+        """Return a waiting record when the recipient's window is closed, else ``None``."""
+        window = self.pipeline.window
+        if window is None:
+            return None
+        now = self.pipeline.clock()
+        if window.is_open(line["phone"], now):
+            return None
+        try:
+            opens = window.next_open(line["phone"], now)
+        except BlipConfigError as error:  # its zones never share an open hour: waiting is forever
+            reason = f"not sent: {error}"
+            return _compact({**line, "status": RecipientStatus.NOT_SENT.value, "reason": reason})
+        return {"row": row, "status": WAITING, "opens": opens}
 
     def _send(self, row: int, record: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
         mid = self.pipeline.message_id(record["account"])

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
     from airflow_provider_blip.utils.templates import TemplateSpec
+    from airflow_provider_blip.utils.windows import SendWindow
 
 
 #: Chunks per run unless ``max_chunks`` says otherwise: keeps the split's XCom (one
@@ -308,6 +309,12 @@ class BlipNotifyOperator(BlipBatchOperator):
         approved templates (exists in that language, APPROVED, parameters match); ``False``
         for a key that cannot read the registry.
     :param fail_on_recategorized: fail, instead of warning, when Meta re-categorised the template.
+    :param send_window: ``"HH:MM-HH:MM"`` in each recipient's local time (from the number's
+        zones; several zones: open only when open in all; unknown: ``America/Sao_Paulo``).
+        Recipients outside it are not looked up nor sent; once the others are done the task
+        defers (no worker slot held) until the earliest opening among them, then sends to
+        them. Their result rows say ``"waited": true`` and the count goes to the XCom
+        ``waited_for_window``. ``None``: always open. (templated)
     :return: ``{"index", "results": uri, "rows", "messages", "counts", "breaker"}``: no phone number.
     """
 
@@ -323,6 +330,7 @@ class BlipNotifyOperator(BlipBatchOperator):
         "master_state",
         "variables",
         "list_name",
+        "send_window",
     )
     operator_extra_links = (BlipDeliveryLink(),)  # the run's funnel on the Blip page
     step = "notify"
@@ -351,10 +359,14 @@ class BlipNotifyOperator(BlipBatchOperator):
         concurrency: int | None = None,
         check_template: bool = True,
         fail_on_recategorized: bool = False,
+        send_window: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.chunk = chunk
+        self.send_window = send_window
+        # The one seam tests replace: the clock the send window reads.
+        self._now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.check_template = check_template
         self.fail_on_recategorized = fail_on_recategorized
         self.template_name = template_name
@@ -379,6 +391,16 @@ class BlipNotifyOperator(BlipBatchOperator):
         self.concurrency = concurrency
 
     def execute(self, context: Context) -> ChunkOutcome:
+        return self._run_chunk(context, after_wait=False)
+
+    def execute_after_window(self, context: Context, event: Any = None) -> ChunkOutcome:
+        """Go on after a deferral for the send window: the journal skips every finished row."""
+        return self._run_chunk(context, after_wait=True)
+
+    def _run_chunk(self, context: Context, *, after_wait: bool) -> ChunkOutcome:
+        from airflow_provider_blip.utils.windows import parse_window
+
+        window = parse_window(self.send_window)  # before anything: a bad window costs nothing
         ti = context["ti"]
         chunk_path, index = _chunk_ref(self.chunk, ti.map_index)
         # First, before any lookup: a template the registry would refuse costs nothing.
@@ -402,6 +424,7 @@ class BlipNotifyOperator(BlipBatchOperator):
         ratio = as_ratio(self.max_failed_ratio)
         breaker = Breaker(ratio, self.min_failure_sample, tripped=layout.breaker.exists())
         pipeline = self._pipeline(ti, layout, chunk_path, index, spec)
+        pipeline = dataclasses.replace(pipeline, window=window, clock=self._now, after_wait=after_wait)
         writer = journal.Writer(directory)
         run = ChunkRun(self.hook, pipeline, progress, writer, breaker)
         try:
@@ -413,7 +436,28 @@ class BlipNotifyOperator(BlipBatchOperator):
         if breaker.tripped and not layout.breaker.exists():
             tripped = {"chunk": index, "acted": breaker.acted, "failed": breaker.failed}
             runfiles.write_json(layout.breaker, tripped)
+        if run.next_open is not None:
+            self._defer_for_window(index, run, window)
+        if window is not None:
+            self.log.info(
+                "Blip notify, chunk %d: waited_for_window=%d (send_window %s)", index, run.waited, window
+            )
+            ti.xcom_push(key="waited_for_window", value=run.waited)
         return self._finish(index, writer.path, counts, run.failures, breaker)
+
+    def _defer_for_window(self, index: int, run: ChunkRun, window: SendWindow | None) -> None:
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        self.log.info(
+            "Blip notify, chunk %d: %d recipients outside the send window %s in their local time "
+            "(not looked up, not sent); deferring until %s, when the first of them opens",
+            index,
+            run.waiting,
+            window,
+            run.next_open,
+        )
+        # Only the wait is deferred: the sends happen back on a worker, in execute_after_window.
+        self.defer(trigger=DateTimeTrigger(moment=run.next_open), method_name="execute_after_window")
 
     def _pipeline(
         self, ti: Any, layout: RunLayout, chunk_path: ObjectStoragePath, index: int, spec: TemplateSpec

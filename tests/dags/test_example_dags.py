@@ -78,6 +78,7 @@ def test_dags_parse_without_network(monkeypatch):
         "skip_if_sent_within_hours",
         "campaign_key",
         "max_delay_hours",
+        "send_window",
         "approval_threshold",
         "prices",
         "currency",
