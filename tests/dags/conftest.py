@@ -34,6 +34,21 @@ def dagbag(airflow_db):
     return bag
 
 
+@pytest.fixture(autouse=True)
+def fresh_params(dagbag):
+    """Give every test the DAGs' own params: ``dag.test(run_conf=...)`` leaves its conf in them.
+
+    Without this a test's conf (an approval threshold of 5, say) is the next test's default,
+    and a run that should go unattended waits for a person forever.
+    """
+    import copy
+
+    saved = {dag_id: copy.deepcopy(dag.params) for dag_id, dag in dagbag.dags.items()}
+    yield
+    for dag_id, params in saved.items():
+        dagbag.dags[dag_id].params = params
+
+
 @pytest.fixture
 def dag_emulator(monkeypatch):
     config = EmulatorConfig(
