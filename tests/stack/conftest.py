@@ -246,8 +246,20 @@ def airflow_stack(tmp_path: Path, stack_emulator: BlipEmulator) -> Iterator[Airf
     """Migrate a throwaway home, start the four components and wait until they are healthy."""
     home = tmp_path / "airflow-home"
     home.mkdir()
+    stack = launch_stack(home, lambda port: stack_env(home, port, stack_emulator))
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def launch_stack(home: Path, env_for: Callable[[int], dict[str, str]]) -> AirflowStack:
+    """Migrate ``home``, start the four components on a free port and wait until they are healthy.
+
+    :param env_for: the components' environment for the api-server's port.
+    """
     port = free_port()
-    stack = AirflowStack(home, stack_env(home, port, stack_emulator), f"http://127.0.0.1:{port}")
+    stack = AirflowStack(home, env_for(port), f"http://127.0.0.1:{port}")
     try:
         migrate = subprocess.run(
             stack.airflow("db", "migrate"),
@@ -268,10 +280,7 @@ def airflow_stack(tmp_path: Path, stack_emulator: BlipEmulator) -> Iterator[Airf
         for title, text in stack.log_tails():  # shown with the failed setup
             print(f"----- {title}\n{text}")
         raise
-    try:
-        yield stack
-    finally:
-        stack.stop()
+    return stack
 
 
 def _healthy(stack: AirflowStack) -> bool:

@@ -25,15 +25,7 @@ from blip_emulator import BlipEmulator, EmulatorConfig
 
 from tests.conftest import TEST_KEY
 from tests.dags.conftest import FAILING, FAST_DELIVERY
-from tests.stack.conftest import (
-    MIGRATE_TIMEOUT,
-    START_TIMEOUT,
-    AirflowStack,
-    StackError,
-    _healthy,
-    free_port,
-    stack_env,
-)
+from tests.stack.conftest import AirflowStack, StackError, launch_stack, stack_env
 from tests.stack.test_real_stack import DAG_ID, SAMPLE_AUDIENCE, follow_run, wait_for_dag
 
 if TYPE_CHECKING:
@@ -96,32 +88,6 @@ def login(stack: AirflowStack, user: str, password: str) -> str:
     return str(response.json()["access_token"])
 
 
-def start_stack(home: Path, emulator: BlipEmulator) -> AirflowStack:
-    port = free_port()
-    stack = AirflowStack(home, ui_env(home, port, emulator), f"http://127.0.0.1:{port}")
-    try:
-        migrate = subprocess.run(
-            stack.airflow("db", "migrate"),
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=MIGRATE_TIMEOUT,
-            check=False,
-        )
-        if migrate.returncode != 0:
-            raise StackError(
-                f"airflow db migrate exited with {migrate.returncode}:\n{migrate.stdout[-3000:]}"
-            )
-        stack.start(port)
-        stack.wait_until("every component to report healthy", lambda: _healthy(stack), START_TIMEOUT)
-    except BaseException:
-        stack.stop()
-        for title, text in stack.log_tails():
-            print(f"----- {title}\n{text}")
-        raise
-    return stack
-
-
 @pytest.fixture(scope="module")
 def ui_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiRun]:
     """Run the notification job once on a stack with real users; keep the stack for the module."""
@@ -132,7 +98,7 @@ def ui_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiRun]:
     home = tmp_path_factory.mktemp("ui") / "airflow-home"
     home.mkdir()
     with BlipEmulator(config) as emulator:
-        stack = start_stack(home, emulator)
+        stack = launch_stack(home, lambda port: ui_env(home, port, emulator))
         try:
             stack.session.headers["Authorization"] = f"Bearer {login(stack, ADMIN, ADMIN_PASSWORD)}"
             wait_for_dag(stack)
